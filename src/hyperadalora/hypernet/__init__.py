@@ -1,0 +1,26 @@
+"""Hypernetworks that map a matrix's tokens to a residual update; `build_hypernet` picks the kind."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .attention import BertBlock
+from .base import Hypernet
+from .cnn import ConvBlock
+from .mlp import MlpBlock
+
+__all__ = ["Hypernet", "build_hypernet"]
+
+
+def build_hypernet(kind: str, token_dim: int, hidden: int, heads: int, layers: int, ffn: int,
+                   dropout: float, position_encoding: bool) -> Hypernet:
+    """One hypernetwork of `kind` ('attention', 'mlp' or 'cnn') for tokens of width `token_dim`."""
+    if kind == "attention":
+        blocks = [BertBlock(hidden, heads, ffn, dropout) for _ in range(layers)]
+    elif kind == "mlp":
+        blocks = [MlpBlock(hidden, ffn, dropout) for _ in range(layers)]
+    elif kind == "cnn":
+        blocks = [ConvBlock(hidden, ffn, dropout) for _ in range(layers)]
+    else:
+        raise ValueError(f"hypernet: unknown kind {kind!r}; choose one of attention, mlp, cnn")
+    return Hypernet(token_dim, hidden, nn.ModuleList(blocks), position_encoding)
