@@ -244,10 +244,14 @@ class HyperAdaLoraModel(nn.Module):
         acc = self.ipt_acc
 
         def hook_lam(value):
-            return lambda g: acc.add_((value * g).abs())
+            def hook(g: torch.Tensor) -> None:  # returns None: the gradient itself is left as it is
+                acc.add_((value * g).abs())
+            return hook
 
         def hook_group(value, index, dim):
-            return lambda g: acc.index_add_(0, index, (value * g).abs().mean(dim))
+            def hook(g: torch.Tensor) -> None:
+                acc.index_add_(0, index, (value * g).abs().mean(dim))  # (n_g, r) into the modules' rows
+            return hook
 
         if G_lam.requires_grad:
             G_lam.register_hook(hook_lam(G_lam.detach()))
