@@ -1,0 +1,1 @@
+"""Benchmarks: step time / memory, convergence comparisons, plots and reports."""

@@ -1,0 +1,306 @@
+"""`hyperadalora compare`: several methods / settings on one task with the same seeds, one folder of results.
+
+    hyperadalora compare --experiment nlu-convergence --task rte            # AdaLoRA vs HyperAdaLoRA (+LoRA, head)
+    hyperadalora compare --experiment gamma --task rte --seeds 1 --steps 100
+    hyperadalora compare --experiment nlu-convergence --task rte --lr-sweep  # pick each method's rate first
+
+The folder (`--out`, default runs/compare_<experiment>_<task>) holds `plan.json`, `runs/<variant>/seed<k>/`
+(each run's config.json, log.jsonl, summary.json as written by `hyperadalora.train.train`), `summary.json`,
+`report.md` and PNG plots. Finished runs (those with a summary.json) are reused, so an interrupted comparison
+resumes with the same command; a folder holding a different plan is refused rather than overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hyperadalora.bench.experiments import PAPER_SETTINGS, PRESETS, Plan, build_plan
+from hyperadalora.bench.report import (
+    DEFAULT_WINDOW,
+    RunData,
+    git_commit,
+    jsonable,
+    load_run,
+    machine_description,
+    render_report,
+    smooth,
+    summarize,
+)
+from hyperadalora.errors import UserInputError
+
+TrainFn = Callable[[dict[str, Any]], Any]
+DEFAULT_SWEEP_GRID = (3e-4, 1e-3, 3e-3, 1e-2)
+
+
+def train_with_harness(fields: dict[str, Any]) -> Any:
+    """Run one training with `hyperadalora.train` (imported lazily: it pulls in transformers)."""
+    from hyperadalora.train import TrainConfig, train
+
+    return train(TrainConfig.from_dict(fields))
+
+
+# --- plan --------------------------------------------------------------------------------------
+def _parse_assignments(items: list[str] | None, flag: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserInputError(f"{flag} {item!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value  # a bare string such as hypernet=mlp
+    return out
+
+
+def plan_from_args(args: argparse.Namespace) -> Plan:
+    """The preset named by --experiment with every command-line override applied."""
+    plan = build_plan(args.experiment, task=args.task, data=args.data, model=args.model)
+    if args.methods:
+        wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
+        known = {v.name: v for v in plan.variants}
+        unknown = [m for m in wanted if m not in known]
+        if unknown:
+            raise UserInputError(f"--methods: {', '.join(unknown)} not in preset {plan.experiment!r} "
+                                 f"(variants: {', '.join(known)})")
+        plan.variants = [known[m] for m in wanted]
+        if plan.baseline not in wanted and args.target_loss is None:
+            raise UserInputError(f"--methods: keep the baseline {plan.baseline!r} (it defines the target loss) "
+                                 "or pass --target-loss")
+        if plan.baseline not in wanted:
+            plan.baseline = wanted[0]
+        if plan.floor not in wanted:
+            plan.floor = None
+    if args.paper_settings:
+        plan.common.update({k: v for k, v in PAPER_SETTINGS.items() if k != "lr"})
+        for v in plan.variants:
+            v.overrides["lr"] = PAPER_SETTINGS["lr"]
+        plan.notes.append("`--paper-settings`: r = 3, γ = 0.1, Adam, learning rate 1e-5, batch 64 for every "
+                          "variant (the paper's §4.1 configuration as published).")
+    for flag, key in (("steps", "max_steps"), ("batch_size", "batch_size"), ("max_length", "max_length")):
+        if getattr(args, flag) is not None:
+            plan.common[key] = getattr(args, flag)
+    plan.common.update(_parse_assignments(args.set, "--set"))
+    lrs = _parse_assignments(args.lr, "--lr")
+    for name, lr in lrs.items():
+        hits = [v for v in plan.variants if name in (v.name, v.overrides.get("method"))]
+        if not hits:
+            raise UserInputError(f"--lr {name}=…: no variant or method {name!r} in this plan "
+                                 f"(variants: {', '.join(v.name for v in plan.variants)})")
+        if not isinstance(lr, int | float) or lr <= 0:
+            raise UserInputError(f"--lr {name}={lr!r}: expected a positive number")
+        for v in hits:
+            v.overrides["lr"] = float(lr)
+    if args.seeds < 1:
+        raise UserInputError(f"--seeds: must be >= 1, got {args.seeds}")
+    plan.seeds = list(range(args.seed_offset, args.seed_offset + args.seeds))
+    return plan
+
+
+# --- running -----------------------------------------------------------------------------------
+def _check_plan_file(out: Path, plan_dict: dict[str, Any]) -> None:
+    path = out / "plan.json"
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old != jsonable(plan_dict):
+            raise UserInputError(f"{path}: this folder holds a different comparison; pass a new --out "
+                                 "(or the same settings to resume it)")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(plan_dict, indent=2) + "\n")
+
+
+def _run_once(fields: dict[str, Any], run_dir: Path, train_fn: TrainFn, keep_checkpoints: bool) -> None:
+    if (run_dir / "summary.json").is_file():
+        print(f"[compare] reusing finished run {run_dir}", flush=True)
+        return
+    print(f"[compare] training {run_dir} (lr {fields.get('lr')})", flush=True)
+    started = time.time()
+    train_fn(fields)
+    if not (run_dir / "log.jsonl").is_file():
+        raise RuntimeError(f"{run_dir}: the training harness wrote no log.jsonl")
+    if not keep_checkpoints:
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # only the logs are compared; keeps folders small
+    print(f"[compare] done {run_dir} in {time.time() - started:.0f} s", flush=True)
+
+
+def lr_sweep(plan: Plan, out: Path, grid: list[float], steps: int, train_fn: TrainFn,
+             window: int = DEFAULT_WINDOW, keep_checkpoints: bool = False) -> dict[str, Any]:
+    """Pick each variant's learning rate from `grid` on one short run (first seed, `steps` steps).
+
+    Criterion: the lowest smoothed *training task loss* at the end of the short run (trailing mean over
+    min(window, steps) steps); runs whose loss is not finite are excluded. Sets the chosen rate on each variant.
+    """
+    window = min(window, steps)
+    results: dict[str, Any] = {"criterion": f"lowest final smoothed training task loss (moving mean over {window} "
+                                            f"steps) after {steps} steps, seed {plan.seeds[0]}",
+                               "grid": grid, "steps": steps, "variants": {}}
+    for v in plan.variants:
+        scores: dict[str, float | None] = {}
+        for lr in grid:
+            run_dir = out / "sweep" / v.name / f"lr{lr:g}"
+            fields = plan.train_fields(v, plan.seeds[0], str(run_dir))
+            fields.update({"lr": lr, "max_steps": steps})
+            _run_once(fields, run_dir, train_fn, keep_checkpoints)
+            run = load_run(run_dir, v.name, plan.seeds[0])
+            final = smooth(run.task_loss, window)[-1]
+            scores[f"{lr:g}"] = final if math.isfinite(final) else None
+        finite = {lr: s for lr, s in scores.items() if s is not None}
+        if not finite:
+            raise RuntimeError(f"lr sweep: every rate diverged for {v.name!r}: {scores}")
+        best = min(finite, key=finite.get)
+        v.overrides["lr"] = float(best)
+        results["variants"][v.name] = {"losses": scores, "chosen": float(best)}
+        print(f"[compare] lr sweep {v.name}: {scores} -> {best}", flush=True)
+    return results
+
+
+def run_plan(plan: Plan, out: Path, train_fn: TrainFn, keep_checkpoints: bool = False) -> dict[str, list[RunData]]:
+    """Train every variant × seed into out/runs/<variant>/seed<k>/ (finished runs are reused); load them."""
+    runs: dict[str, list[RunData]] = {}
+    for v in plan.variants:
+        for seed in plan.seeds:
+            run_dir = out / "runs" / v.name / f"seed{seed}"
+            _run_once(plan.train_fields(v, seed, str(run_dir)), run_dir, train_fn, keep_checkpoints)
+            runs.setdefault(v.name, []).append(load_run(run_dir, v.name, seed))
+    return runs
+
+
+def collect_runs(plan: Plan, out: Path) -> dict[str, list[RunData]]:
+    """Load the finished runs of a plan without training (for --report-only)."""
+    runs: dict[str, list[RunData]] = {}
+    for v in plan.variants:
+        for seed in plan.seeds:
+            run_dir = out / "runs" / v.name / f"seed{seed}"
+            if (run_dir / "log.jsonl").is_file():
+                runs.setdefault(v.name, []).append(load_run(run_dir, v.name, seed))
+    if plan.baseline not in runs:
+        raise UserInputError(f"{out}: no finished runs of the baseline {plan.baseline!r}; run the comparison first")
+    return runs
+
+
+def write_outputs(plan: Plan, out: Path, runs: dict[str, list[RunData]], *, window: int = DEFAULT_WINDOW,
+                  target_loss: float | None = None, x_axes: tuple[str, ...] = ("step", "seconds"),
+                  command: str | None = None, lr_source: str | None = None,
+                  sweep: dict[str, Any] | None = None, notes: list[str] | None = None) -> dict[str, Any]:
+    """summary.json, report.md and the PNG plots of a finished comparison; returns the summary."""
+    from hyperadalora.bench.plots import write_plots
+
+    summary = summarize(runs, plan.baseline, window=window, target_loss=target_loss, floor=plan.floor)
+    missing = {v.name: len(plan.seeds) - len(runs.get(v.name, [])) for v in plan.variants}
+    incomplete = [f"{name} ({k} of {len(plan.seeds)} seeds missing)" for name, k in missing.items() if k]
+    summary.update({
+        "experiment": plan.experiment, "title": plan.title, "plan": plan.to_dict(),
+        "lr_source": lr_source or "fixed by the preset / --lr (see the table)",
+        "lr_sweep": sweep,
+        "notes": [*plan.notes, *(notes or [])] + ([f"**Incomplete:** {', '.join(incomplete)}."] if incomplete else []),
+        "provenance": {"command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                       "git_commit": git_commit(Path(__file__).parent), "machine": machine_description()},
+    })
+    summary["plots"] = write_plots(runs, out, x_axes=x_axes, window=window, target=summary["target_loss"],
+                                   title=plan.title)
+    summary = jsonable(summary)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "report.md").write_text(render_report(summary))
+    return summary
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `hyperadalora compare`."""
+    parser.add_argument("--experiment", default="nlu-convergence", choices=sorted(PRESETS),
+                        help="preset: nlu-convergence (Figure 2), gamma (Table 2), ablation (Figure 3), nlg (Tables 1, 3)")
+    parser.add_argument("--task", default=None, help="GLUE task for the NLU presets (rte, wnli, mnli, sst2, …; default rte)")
+    parser.add_argument("--data", default=None, help="data folder/file (default: ../shared/data/… for the task)")
+    parser.add_argument("--model", default=None, help="model name or path (default: minilm; stories260k for nlg)")
+    parser.add_argument("--methods", default=None, help="comma-separated subset of the preset's variants")
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (same seeds for every variant)")
+    parser.add_argument("--seed-offset", type=int, default=0, help="first seed")
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps per run (default: the preset's)")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--max-length", type=int, default=None, help="max tokens (dynamic padding up to it)")
+    parser.add_argument("--lr", action="append", metavar="VARIANT=LR",
+                        help="learning rate of a variant or method, e.g. --lr adalora=1e-2 (repeatable)")
+    parser.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                        help="any other TrainConfig field for every run, e.g. --set warmup_steps=10 (repeatable)")
+    parser.add_argument("--paper-settings", action="store_true",
+                        help="the paper's configuration: r=3, γ=0.1, Adam, lr 1e-5, batch 64")
+    parser.add_argument("--lr-sweep", action="store_true",
+                        help="before comparing, pick each variant's rate from --sweep-grid on a short run "
+                             "(lowest final smoothed training loss)")
+    parser.add_argument("--sweep-grid", default=",".join(f"{x:g}" for x in DEFAULT_SWEEP_GRID),
+                        help="comma-separated learning rates for --lr-sweep")
+    parser.add_argument("--sweep-steps", type=int, default=60, help="steps of each --lr-sweep run")
+    parser.add_argument("--target-loss", type=float, default=None,
+                        help="target training loss (default: the baseline's final smoothed loss, mean over seeds)")
+    parser.add_argument("--smooth-window", type=int, default=DEFAULT_WINDOW,
+                        help="moving-window length (steps) of the smoothed loss")
+    parser.add_argument("--x-axis", default="both", choices=("step", "seconds", "both"), help="x-axis of the plots")
+    parser.add_argument("--out", default=None, help="output folder (default runs/compare_<experiment>_<task>)")
+    parser.add_argument("--keep-checkpoints", action="store_true", help="keep each run's checkpoints/ folder")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: rebuild summary.json, report.md and plots from the finished runs in --out")
+
+
+def run(args: argparse.Namespace, train_fn: TrainFn | None = None) -> int:
+    """Entry point of `hyperadalora compare`; returns the exit code."""
+    plan = plan_from_args(args)
+    if args.smooth_window < 1:
+        raise UserInputError(f"--smooth-window: must be >= 1, got {args.smooth_window}")
+    out = Path(args.out or f"runs/compare_{plan.experiment}_{plan.task}")
+    train_fn = train_fn or train_with_harness
+    command = " ".join(["hyperadalora", "compare", *map(shlex.quote, getattr(args, "argv", None) or sys.argv[2:])])
+    x_axes = ("step", "seconds") if args.x_axis == "both" else (args.x_axis,)
+    sweep, lr_source = None, None
+    if args.lr_sweep:
+        try:
+            grid = [float(x) for x in args.sweep_grid.split(",") if x.strip()]
+        except ValueError:
+            raise UserInputError(f"--sweep-grid {args.sweep_grid!r}: expected comma-separated numbers") from None
+        if not grid or any(g <= 0 for g in grid):
+            raise UserInputError(f"--sweep-grid {args.sweep_grid!r}: expected positive learning rates")
+        if args.sweep_steps < 2:
+            raise UserInputError(f"--sweep-steps: must be >= 2, got {args.sweep_steps}")
+        out.mkdir(parents=True, exist_ok=True)
+        sweep = lr_sweep(plan, out, grid, args.sweep_steps, train_fn, args.smooth_window, args.keep_checkpoints)
+        lr_source = f"chosen per variant by `--lr-sweep` from {grid}: {sweep['criterion']}"
+    plan_dict = plan.to_dict()
+    if args.report_only:
+        runs = collect_runs(plan, out)
+    else:
+        _check_plan_file(out, plan_dict)
+        runs = run_plan(plan, out, train_fn, args.keep_checkpoints)
+    summary = write_outputs(plan, out, runs, window=args.smooth_window, target_loss=args.target_loss,
+                            x_axes=x_axes, command=command, lr_source=lr_source, sweep=sweep)
+    print(f"[compare] wrote {out / 'report.md'}; baseline learned: {'yes' if summary['baseline_learned'] else 'no'}")
+    for name, v in summary["variants"].items():
+        print(f"  {name:>14}: final {v['final_smoothed_loss']['mean']:.4f}, steps to target "
+              f"{v['steps_to_target'] if v['steps_to_target'] is not None else 'not reached'}, "
+              f"step ratio {v['step_ratio_vs_baseline'] if v['step_ratio_vs_baseline'] is not None else '–'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (`python -m hyperadalora.bench.compare`); the CLI normally calls `run`."""
+    parser = argparse.ArgumentParser(prog="hyperadalora compare", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
+    try:
+        return run(args)
+    except UserInputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
