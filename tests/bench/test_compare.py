@@ -193,6 +193,21 @@ def test_compare_writes_folder_report_and_plots(tmp_path):
         compare.run(parse([*args.argv[:-2], "--steps", "50", "--out", str(out)]), train_fn=fake_train(calls))
     assert (out / "plan.json").read_text() == before
 
+    # one more seed extends the comparison: only the new seed is trained
+    assert compare.run(parse([*args.argv[:4], "--seeds", "3", *args.argv[6:]]), train_fn=fake_train(calls)) == 0
+    assert sorted({c["seed"] for c in calls}) == [2] and len(calls) == 4
+    assert json.loads((out / "summary.json").read_text())["variants"]["lora"]["seeds"] == [0, 1, 2]
+
+    # another preset with an identical arm copies that run instead of retraining it
+    calls.clear()
+    other = tmp_path / "subset"
+    sub = parse(["--experiment", "nlu-convergence", "--task", "rte", "--seeds", "1", "--steps", "80",
+                 "--smooth-window", "10", "--lr", "adalora=2e-3", "--methods", "adalora,lora",
+                 "--reuse-from", str(out), "--out", str(other)])
+    assert compare.run(sub, train_fn=fake_train(calls)) == 0
+    assert calls == []
+    assert (other / "runs" / "lora" / "seed0" / "reused_from.txt").is_file()
+
 
 def test_lr_sweep_picks_lowest_final_training_loss(tmp_path):
     calls: list[dict] = []
@@ -213,7 +228,7 @@ def test_lr_sweep_picks_lowest_final_training_loss(tmp_path):
 def test_paper_settings_and_bad_input():
     args = parse(["--experiment", "gamma", "--paper-settings"])
     plan = compare.plan_from_args(args)
-    assert plan.common["batch_size"] == 64 and plan.common["init_r"] == 3 and plan.common["optimizer"] == "adam"
+    assert plan.common["batch_size"] == 64 and plan.common["init_r"] == 3 and plan.common["weight_decay"] == 0.0
     assert {v.overrides["lr"] for v in plan.variants} == {1e-5}
     assert [v.overrides["orth_reg_weight"] for v in plan.variants] == [0.1, 0.15, 0.2]
     with pytest.raises(UserInputError, match="--lr nope"):

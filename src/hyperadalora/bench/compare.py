@@ -82,10 +82,13 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
             plan.floor = None
     if args.paper_settings:
         plan.common.update({k: v for k, v in PAPER_SETTINGS.items() if k != "lr"})
+        plan.common.pop("lr_scheduler", None)  # the paper names no schedule: the harness default
+        plan.common.pop("warmup_steps", None)
         for v in plan.variants:
             v.overrides["lr"] = PAPER_SETTINGS["lr"]
-        plan.notes.append("`--paper-settings`: r = 3, γ = 0.1, Adam, learning rate 1e-5, batch 64 for every "
-                          "variant (the paper's §4.1 configuration as published).")
+        plan.notes.append("`--paper-settings`: r = 3, γ = 0.1, Adam (AdamW, weight decay 0), learning rate 1e-5 "
+                          "(adapters and head), batch 64 for every variant (the paper's §4.1 configuration as "
+                          "published).")
     for flag, key in (("steps", "max_steps"), ("batch_size", "batch_size"), ("max_length", "max_length")):
         if getattr(args, flag) is not None:
             plan.common[key] = getattr(args, flag)
@@ -108,26 +111,55 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
 
 # --- running -----------------------------------------------------------------------------------
 def _check_plan_file(out: Path, plan_dict: dict[str, Any]) -> None:
+    """Refuse a folder holding another comparison; the seed list may change (more seeds extend a comparison)."""
     path = out / "plan.json"
+    new = jsonable(plan_dict)
     if path.is_file():
         old = json.loads(path.read_text())
-        if old != jsonable(plan_dict):
+        if {k: v for k, v in old.items() if k != "seeds"} != {k: v for k, v in new.items() if k != "seeds"}:
             raise UserInputError(f"{path}: this folder holds a different comparison; pass a new --out "
                                  "(or the same settings to resume it)")
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(plan_dict, indent=2) + "\n")
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(new, indent=2) + "\n")
 
 
-def _run_once(fields: dict[str, Any], run_dir: Path, train_fn: TrainFn, keep_checkpoints: bool) -> None:
+FIELDS_FILE = "compare_fields.json"  # the exact TrainConfig fields compare passed, to find identical runs
+
+
+def _same_run(fields: dict[str, Any], run_dir: Path) -> bool:
+    path = run_dir / FIELDS_FILE
+    if not (path.is_file() and (run_dir / "summary.json").is_file()):
+        return False
+    old = json.loads(path.read_text())
+    return {k: v for k, v in old.items() if k != "out"} == jsonable({k: v for k, v in fields.items() if k != "out"})
+
+
+def _find_identical(fields: dict[str, Any], roots: list[Path]) -> Path | None:
+    for root in roots:
+        for candidate in sorted(root.glob("runs/*/seed*")):
+            if _same_run(fields, candidate):
+                return candidate
+    return None
+
+
+def _run_once(fields: dict[str, Any], run_dir: Path, train_fn: TrainFn, keep_checkpoints: bool,
+              reuse_from: list[Path] | None = None) -> None:
     if (run_dir / "summary.json").is_file():
         print(f"[compare] reusing finished run {run_dir}", flush=True)
+        return
+    source = _find_identical(fields, reuse_from or [])
+    if source is not None:
+        # the same fields and seed give the same training (CPU runs are bitwise repeatable): copy, don't retrain
+        shutil.copytree(source, run_dir, ignore=shutil.ignore_patterns("checkpoints"))
+        (run_dir / "reused_from.txt").write_text(f"{source}\n")
+        print(f"[compare] copied identical run {source} -> {run_dir}", flush=True)
         return
     print(f"[compare] training {run_dir} (lr {fields.get('lr')})", flush=True)
     started = time.time()
     train_fn(fields)
     if not (run_dir / "log.jsonl").is_file():
         raise RuntimeError(f"{run_dir}: the training harness wrote no log.jsonl")
+    (run_dir / FIELDS_FILE).write_text(json.dumps(jsonable(fields), indent=2) + "\n")
     if not keep_checkpoints:
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # only the logs are compared; keeps folders small
     print(f"[compare] done {run_dir} in {time.time() - started:.0f} s", flush=True)
@@ -164,13 +196,18 @@ def lr_sweep(plan: Plan, out: Path, grid: list[float], steps: int, train_fn: Tra
     return results
 
 
-def run_plan(plan: Plan, out: Path, train_fn: TrainFn, keep_checkpoints: bool = False) -> dict[str, list[RunData]]:
-    """Train every variant × seed into out/runs/<variant>/seed<k>/ (finished runs are reused); load them."""
+def run_plan(plan: Plan, out: Path, train_fn: TrainFn, keep_checkpoints: bool = False,
+             reuse_from: list[Path] | None = None) -> dict[str, list[RunData]]:
+    """Train every variant × seed into out/runs/<variant>/seed<k>/; load them.
+
+    Finished runs in `out` are kept; a run with exactly the same fields finished in another comparison folder
+    listed in `reuse_from` is copied instead of retrained.
+    """
     runs: dict[str, list[RunData]] = {}
     for v in plan.variants:
         for seed in plan.seeds:
             run_dir = out / "runs" / v.name / f"seed{seed}"
-            _run_once(plan.train_fields(v, seed, str(run_dir)), run_dir, train_fn, keep_checkpoints)
+            _run_once(plan.train_fields(v, seed, str(run_dir)), run_dir, train_fn, keep_checkpoints, reuse_from)
             runs.setdefault(v.name, []).append(load_run(run_dir, v.name, seed))
     return runs
 
@@ -246,6 +283,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="moving-window length (steps) of the smoothed loss")
     parser.add_argument("--x-axis", default="both", choices=("step", "seconds", "both"), help="x-axis of the plots")
     parser.add_argument("--out", default=None, help="output folder (default runs/compare_<experiment>_<task>)")
+    parser.add_argument("--reuse-from", action="append", default=[], metavar="DIR",
+                        help="another compare folder: runs there with exactly the same settings and seed are "
+                             "copied instead of retrained (repeatable)")
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep each run's checkpoints/ folder")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: rebuild summary.json, report.md and plots from the finished runs in --out")
@@ -278,7 +318,7 @@ def run(args: argparse.Namespace, train_fn: TrainFn | None = None) -> int:
         runs = collect_runs(plan, out)
     else:
         _check_plan_file(out, plan_dict)
-        runs = run_plan(plan, out, train_fn, args.keep_checkpoints)
+        runs = run_plan(plan, out, train_fn, args.keep_checkpoints, [Path(d) for d in args.reuse_from])
     summary = write_outputs(plan, out, runs, window=args.smooth_window, target_loss=args.target_loss,
                             x_axes=x_axes, command=command, lr_source=lr_source, sweep=sweep)
     print(f"[compare] wrote {out / 'report.md'}; baseline learned: {'yes' if summary['baseline_learned'] else 'no'}")
