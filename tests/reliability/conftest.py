@@ -1,0 +1,28 @@
+"""Fixtures of the reliability suite (helpers in reliability_harness.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from reliability_harness import run_cli, train_args, write_rte, write_tiny_bert
+
+
+@pytest.fixture(scope="session")
+def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Session-wide tiny model (hidden 32) and data; the 'other' model differs in hidden size (48)."""
+    root = tmp_path_factory.mktemp("assets")
+    return {
+        "model": write_tiny_bert(root / "bert"),
+        "other_model": write_tiny_bert(root / "bert48", hidden=48),
+        "data": write_rte(root / "RTE"),
+    }
+
+
+@pytest.fixture(scope="session")
+def reference(assets: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted 12-step run (checkpoints every 3 steps): what every interrupted run must reproduce."""
+    out = tmp_path_factory.mktemp("reference") / "run"
+    result = run_cli(train_args(assets, out, "--save-every", "3"))
+    assert result.returncode == 0, result.stderr
+    return out
