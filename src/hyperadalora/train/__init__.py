@@ -1,0 +1,6 @@
+"""Training and evaluation harness: one accelerate loop for hyperadalora, peft AdaLoRA, peft LoRA and head-only."""
+
+from .config import TrainConfig
+from .loop import evaluate, train
+
+__all__ = ["TrainConfig", "evaluate", "train"]

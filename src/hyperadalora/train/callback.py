@@ -1,0 +1,71 @@
+"""`HyperAdaLoraCallback`: HyperAdaLoRA under `transformers.Trainer`.
+
+Trainer's order per optimizer step is: optimizer.step() → on_optimizer_step → lr_scheduler.step() →
+zero_grad() → global_step += 1 → on_step_end. `update_and_allocate` needs the hypernetworks' new weights (after
+optimizer.step) and the forward's generated triplets (kept until the next forward), not the gradients, so
+on_step_end with the already incremented, 1-based `state.global_step` is the right place, exactly as in
+`hyperadalora train`. (peft's AdaLoRA reads `p.grad` and so belongs in on_optimizer_step instead.)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+from ..model import HyperAdaLoraModel
+
+logger = logging.getLogger(__name__)
+
+
+class HyperAdaLoraCallback(TrainerCallback):
+    """Call `update_and_allocate(global_step)` after every optimizer step and log the total rank.
+
+    Usage::
+
+        model = get_hyperadalora_model(base, HyperAdaLoraConfig(..., total_step=max_steps))
+        trainer = Trainer(model=model, args=TrainingArguments(..., label_names=["labels"]),
+                          train_dataset=ds, callbacks=[HyperAdaLoraCallback()])
+
+    Trainer's loss is `out.loss` = task loss + γ·orth. `total_rank` is added to the logs (and to
+    `state.log_history`); integrations that ran their on_log before this callback do not see it.
+    """
+
+    def __init__(self, model: HyperAdaLoraModel | None = None) -> None:
+        self.model = model
+
+    def _find(self, model: Any) -> HyperAdaLoraModel:
+        if self.model is not None:
+            return self.model
+        while not isinstance(model, HyperAdaLoraModel) and hasattr(model, "module"):
+            model = model.module  # DDP / accelerate wrappers
+        if not isinstance(model, HyperAdaLoraModel):
+            raise TypeError(f"HyperAdaLoraCallback: the Trainer's model is {type(model).__name__}, not a "
+                            "HyperAdaLoraModel; pass the model: HyperAdaLoraCallback(model)")
+        self.model = model
+        return model
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                       model: Any = None, **kwargs: Any) -> None:
+        m = self._find(model)
+        total = m.adapter_config.total_step
+        if total is None:
+            logger.warning("HyperAdaLoraConfig.total_step is None: adapters are committed every step but no rank "
+                           "is pruned; set total_step=%d for this run", state.max_steps)
+        elif total != state.max_steps:
+            logger.warning("HyperAdaLoraConfig.total_step=%d but the Trainer runs %d steps; the rank schedule "
+                           "follows total_step", total, state.max_steps)
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                    model: Any = None, **kwargs: Any) -> None:
+        self._find(model).update_and_allocate(state.global_step)
+
+    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+               logs: dict[str, Any] | None = None, model: Any = None, **kwargs: Any) -> None:
+        if logs is None or not any(k in logs for k in ("loss", "learning_rate")):
+            return  # only training logs carry the rank budget
+        rank = self._find(model).total_rank  # host sync, at log time only
+        logs["total_rank"] = rank
+        if state.log_history and state.log_history[-1].get("step") == state.global_step:
+            state.log_history[-1]["total_rank"] = rank

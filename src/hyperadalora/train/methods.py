@@ -1,0 +1,307 @@
+"""The four fine-tuning methods behind one small interface, so that the loop treats them identically.
+
+Every method adapts exactly the same Linear layers (the full names resolved once by `resolve_targets`), trains
+the same classifier head (modules_to_save) and exposes: the module to forward, its optimizer parameter groups,
+its regulariser (before weighting), the once-per-optimizer-step hook, its rank budget, and its state as tensors
+(+ JSON) for checkpoints.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+from torch import nn
+from transformers.pytorch_utils import Conv1D
+
+from ..errors import UserInputError
+from .config import TrainConfig
+
+HEAD_NAMES = ("classifier", "score")  # sequence-classification heads of BERT-like / LLaMA-like models
+ADAPTER_FILE = "adapter.safetensors"  # the method's state in the loop's own format (what `evaluate` loads)
+
+
+def head_names(model: nn.Module, causal: bool) -> list[str]:
+    """Top-level classification heads of `model` (trained in every method); none for a causal LM."""
+    if causal:
+        return []
+    names = [n for n in HEAD_NAMES if isinstance(getattr(model, n, None), nn.Module)]
+    if not names:
+        raise UserInputError(f"model {type(model).__name__}: no classification head named "
+                             f"{' or '.join(HEAD_NAMES)}; use a *ForSequenceClassification architecture")
+    return names
+
+
+def resolve_targets(model: nn.Module, cfg: TrainConfig, heads: list[str]) -> list[str]:
+    """Full names of the Linear/Conv1D layers to adapt: the same list is handed to every method."""
+    from .. import default_target_modules
+
+    if cfg.target_modules is not None:
+        targets = cfg.target_modules
+    else:
+        try:
+            targets = default_target_modules(model)
+        except ValueError as e:
+            raise UserInputError(str(e)) from None
+    linears = [n for n, m in model.named_modules() if isinstance(m, nn.Linear | Conv1D)]
+    under_head = re.compile(rf"^({'|'.join(map(re.escape, heads))})(\.|$)") if heads else None
+    found = [n for n in linears if any(n == t or n.endswith("." + t) for t in targets)
+             and not (under_head and under_head.match(n))]
+    if not found:
+        candidates = sorted({n.rsplit(".", 1)[-1] for n in linears})
+        raise UserInputError(f"target_modules: no Linear layer of the model matches {targets}; candidates in this "
+                             f"model: {', '.join(candidates) or 'none'}")
+    return found
+
+
+class Method:
+    """Common part: the head-only floor. Subclasses add adapters."""
+
+    name = "head"
+
+    def __init__(self, model: nn.Module, cfg: TrainConfig, heads: list[str], targets: list[str],
+                 total_steps: int) -> None:
+        self.cfg = cfg
+        self.heads = heads
+        self.targets = targets
+        self.model = self._build(model, total_steps)
+
+    def _build(self, model: nn.Module, total_steps: int) -> nn.Module:
+        model.requires_grad_(False)
+        for name in self.heads:
+            getattr(model, name).requires_grad_(True)
+        return model
+
+    # --- optimisation ----------------------------------------------------------------------------
+    def named_trainable(self) -> list[tuple[str, nn.Parameter]]:
+        return [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+
+    def _is_head(self, name: str) -> bool:
+        return any(re.search(rf"(^|\.){h}(\.|$)", name) for h in self.heads)
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Adapter parameters at `lr`, head parameters at `head_lr` (AdamW groups; empty groups dropped)."""
+        named = self.named_trainable()
+        head = [p for n, p in named if self._is_head(n)]
+        rest = [p for n, p in named if not self._is_head(n)]
+        groups = [{"params": rest, "lr": self.cfg.lr},
+                  {"params": head, "lr": self.cfg.head_lr if self.cfg.head_lr is not None else self.cfg.lr}]
+        return [g for g in groups if g["params"]]
+
+    def num_trainable(self) -> int:
+        return sum(p.numel() for _, p in self.named_trainable())
+
+    def regulariser(self, out: Any) -> torch.Tensor | None:
+        """The method's regulariser before weighting (None: it has none)."""
+        return None
+
+    def update_and_allocate(self, step: int) -> None:
+        """Once per optimizer step, after optimizer.step() and before zero_grad()."""
+
+    def discard_step(self) -> None:
+        """Forget what the forward/backward of a skipped (non-finite) step accumulated."""
+
+    def total_rank(self) -> int | torch.Tensor | None:
+        """Current total rank budget (a device tensor where reading it would sync)."""
+        return None
+
+    # --- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Every tensor that training changed (adapter, head, allocator state), contiguous, for safetensors."""
+        return {n: p.detach().contiguous() for n, p in self.named_trainable()}
+
+    def load_state_dict(self, sd: dict[str, torch.Tensor], source: str) -> None:
+        own = dict(self.named_trainable())
+        _check_keys(own, sd, source)
+        with torch.no_grad():
+            for n, p in own.items():
+                p.copy_(sd[n])
+
+    def extra_state(self) -> dict[str, Any]:
+        """JSON-able state beside the tensors."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Inverse of `extra_state`."""
+
+    def save_adapter(self, directory: Path) -> None:
+        """The method's native adapter format (peft / HyperAdaLoRA), plus the loop's own tensor file."""
+        directory.mkdir(parents=True, exist_ok=True)
+        save_file(self.state_dict(), str(directory / ADAPTER_FILE), metadata={"format": "pt", "method": self.name})
+
+
+class LoraMethod(Method):
+    """peft LoRA (rank `lora_r`, default init_r) on the shared targets; the head via modules_to_save."""
+
+    name = "lora"
+
+    def _peft_config(self, total_steps: int) -> Any:
+        from peft import LoraConfig
+
+        return LoraConfig(r=self.cfg.lora_r or self.cfg.init_r, lora_alpha=self.cfg.lora_alpha,
+                          lora_dropout=self.cfg.lora_dropout, target_modules=list(self.targets),
+                          modules_to_save=list(self.heads) or None, task_type=self._task_type())
+
+    def _task_type(self) -> str:
+        return "SEQ_CLS" if self.heads else "CAUSAL_LM"
+
+    def _build(self, model: nn.Module, total_steps: int) -> nn.Module:
+        from peft import get_peft_model
+
+        try:
+            return get_peft_model(model, self._peft_config(total_steps))
+        except ValueError as e:  # peft refuses impossible schedules / targets with a ValueError
+            raise UserInputError(f"{self.name}: {e}") from None
+
+    def total_rank(self) -> int:
+        return (self.cfg.lora_r or self.cfg.init_r) * len(self.targets)
+
+    def save_adapter(self, directory: Path) -> None:
+        super().save_adapter(directory)
+        self.model.save_pretrained(str(directory))  # peft's own format: PeftModel.from_pretrained(base, directory)
+
+
+class AdaLoraMethod(LoraMethod):
+    """peft's real AdaLoRA. The model is called without labels, so peft adds no regulariser itself; the loop
+    adds `regulariser()` (peft's definition, reproduced) weighted by orth_reg_weight."""
+
+    name = "adalora"
+
+    def _peft_config(self, total_steps: int) -> Any:
+        from peft import AdaLoraConfig
+
+        c = self.cfg
+        return AdaLoraConfig(init_r=c.init_r, target_r=c.target_r, lora_alpha=c.lora_alpha, lora_dropout=c.lora_dropout,
+                             target_modules=list(self.targets), modules_to_save=list(self.heads) or None,
+                             orth_reg_weight=c.orth_reg_weight, tinit=c.tinit, tfinal=c.tfinal, deltaT=c.deltaT,
+                             beta1=c.beta1, beta2=c.beta2, total_step=total_steps, task_type=self._task_type())
+
+    def _build(self, model: nn.Module, total_steps: int) -> nn.Module:
+        peft_model = super()._build(model, total_steps)
+        self.tuner = peft_model.base_model  # AdaLoraModel: update_and_allocate, rankallocator
+        adapter = self.tuner.trainable_adapter_name
+        # peft's AdaLoraModel.forward iterates model.named_parameters() in this order; keep it for equal sums.
+        self._orth_params = [("lora_A" in n, p) for n, p in self.tuner.model.named_parameters()
+                             if ("lora_A" in n or "lora_B" in n) and adapter in n]
+        return peft_model
+
+    def regulariser(self, out: Any) -> torch.Tensor:
+        """peft's AdaLoraModel.forward regulariser: mean over lora_A/lora_B of ‖AAᵀ−I‖_F / ‖BᵀB−I‖_F (unsquared)."""
+        total = 0
+        for is_a, p in self._orth_params:
+            cov = p @ p.T if is_a else p.T @ p  # (r, r)
+            eye = torch.eye(*cov.size(), out=torch.empty_like(cov))
+            total = total + torch.norm(cov - eye, p="fro")
+        return total / len(self._orth_params)
+
+    def update_and_allocate(self, step: int) -> None:
+        self.tuner.update_and_allocate(step)  # reads p.grad: must run before zero_grad()
+
+    def _peft_adalora_config(self) -> Any:
+        return self.tuner.peft_config[self.tuner.trainable_adapter_name]
+
+    def total_rank(self) -> int:
+        pattern = self._peft_adalora_config().rank_pattern
+        if not pattern:
+            return self.tuner.rankallocator.init_bgt
+        return sum(sum(bool(x) for x in v) for v in pattern.values())
+
+    _EMAS = ("ipt", "exp_avg_ipt", "exp_avg_unc")
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        sd = super().state_dict()
+        alloc = self.tuner.rankallocator
+        for kind in self._EMAS:
+            sd.update({f"rankallocator.{kind}.{n}": t.detach().contiguous() for n, t in getattr(alloc, kind).items()})
+        return sd
+
+    def load_state_dict(self, sd: dict[str, torch.Tensor], source: str) -> None:
+        params = {k: v for k, v in sd.items() if not k.startswith("rankallocator.")}
+        super().load_state_dict(params, source)
+        alloc = self.tuner.rankallocator
+        alloc.reset_ipt()
+        names = {n for n, _ in self.tuner.model.named_parameters()}
+        for key, value in sd.items():
+            if key.startswith("rankallocator."):
+                _, kind, name = key.split(".", 2)
+                if kind not in self._EMAS or name not in names:
+                    raise ValueError(f"{source}: unexpected tensor {key}; was it saved from another model or method?")
+                getattr(alloc, kind)[name] = value.clone()
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"rank_pattern": self._peft_adalora_config().rank_pattern}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self._peft_adalora_config().rank_pattern = state.get("rank_pattern")
+
+
+class HyperAdaLoraMethod(Method):
+    """Ours: hypernetwork-generated SVD adapters; the model returns `orth_loss` even without labels."""
+
+    name = "hyperadalora"
+
+    def _build(self, model: nn.Module, total_steps: int) -> nn.Module:
+        from .. import HyperAdaLoraConfig, get_hyperadalora_model
+
+        c = self.cfg
+        try:
+            config = HyperAdaLoraConfig(
+                target_modules=list(self.targets), init_r=c.init_r, target_r=c.target_r, lora_alpha=c.lora_alpha,
+                lora_dropout=c.lora_dropout, init_lambda=c.init_lambda, init_std=c.init_std, hypernet=c.hypernet,
+                hypernet_hidden=c.hypernet_hidden, hypernet_heads=c.hypernet_heads, hypernet_layers=c.hypernet_layers,
+                hypernet_ffn=c.hypernet_ffn, hypernet_dropout=c.hypernet_dropout,
+                position_encoding=c.position_encoding, normalize_tokens=c.normalize_tokens,
+                generation=c.generation, orth_reg_weight=c.orth_reg_weight, importance=c.importance,
+                tinit=c.tinit, tfinal=c.tfinal, deltaT=c.deltaT, total_step=total_steps, beta1=c.beta1,
+                beta2=c.beta2, modules_to_save=list(self.heads) or None, seed=c.seed)
+            return get_hyperadalora_model(model, config)
+        except ValueError as e:
+            raise UserInputError(str(e)) from None
+
+    def regulariser(self, out: Any) -> torch.Tensor:
+        return out["orth_loss"]
+
+    def update_and_allocate(self, step: int) -> None:
+        self.model.update_and_allocate(step)
+
+    def discard_step(self) -> None:
+        self.model.ipt_acc.zero_()  # sensitivity accumulated from a NaN backward must not reach the scores
+
+    def total_rank(self) -> torch.Tensor:
+        return self.model.mask.sum()  # 0-dim device tensor: read at log time only
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.model.adapter_state_dict()
+
+    def load_state_dict(self, sd: dict[str, torch.Tensor], source: str) -> None:
+        self.model.load_adapter_state_dict(sd, source=source)
+
+    def save_adapter(self, directory: Path) -> None:
+        super().save_adapter(directory)
+        self.model.save_pretrained(directory)
+
+
+METHOD_CLASSES: dict[str, type[Method]] = {
+    "head": Method, "lora": LoraMethod, "adalora": AdaLoraMethod, "hyperadalora": HyperAdaLoraMethod,
+}
+
+
+def build_method(model: nn.Module, cfg: TrainConfig, causal: bool, total_steps: int) -> Method:
+    """Wrap `model` for `cfg.method`; the targets are resolved (and checked) first, the same for all methods."""
+    heads = head_names(model, causal)
+    targets = resolve_targets(model, cfg, heads) if cfg.method != "head" else []
+    return METHOD_CLASSES[cfg.method](model, cfg, heads, targets, total_steps)
+
+
+def _check_keys(own: dict[str, Any], sd: dict[str, torch.Tensor], source: str) -> None:
+    missing, extra = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
+    if missing or extra:
+        what = f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}"
+        raise ValueError(f"{source}: does not match this model's trainable tensors ({what}); was it saved from "
+                         "another model or method?")
+    for n, p in own.items():
+        if tuple(sd[n].shape) != tuple(p.shape):
+            raise ValueError(f"{source}: tensor {n} has shape {tuple(sd[n].shape)}, this model expects {tuple(p.shape)}")
