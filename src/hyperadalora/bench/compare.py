@@ -154,9 +154,11 @@ def _run_once(fields: dict[str, Any], run_dir: Path, train_fn: TrainFn, keep_che
         (run_dir / "reused_from.txt").write_text(f"{source}\n")
         print(f"[compare] copied identical run {source} -> {run_dir}", flush=True)
         return
-    print(f"[compare] training {run_dir} (lr {fields.get('lr')})", flush=True)
+    # an interrupted run (config written, no summary) continues from its newest checkpoint
+    resume = (run_dir / "config.json").is_file()
+    print(f"[compare] {'resuming' if resume else 'training'} {run_dir} (lr {fields.get('lr')})", flush=True)
     started = time.time()
-    train_fn(fields)
+    train_fn({**fields, "resume": True} if resume else fields)
     if not (run_dir / "log.jsonl").is_file():
         raise RuntimeError(f"{run_dir}: the training harness wrote no log.jsonl")
     (run_dir / FIELDS_FILE).write_text(json.dumps(jsonable(fields), indent=2) + "\n")

@@ -281,6 +281,8 @@ def _fmt(x: float | None, digits: int = 4) -> str:
 def _fmt_ms(ms: dict[str, float] | None, digits: int = 4) -> str:
     if not ms:
         return "–"
+    if ms["n"] == 1:
+        return f"{ms['mean']:.{digits}f} (1 seed)"
     return f"{ms['mean']:.{digits}f} ± {ms['std']:.{digits}f}"
 
 
