@@ -239,3 +239,57 @@ def test_paper_settings_and_bad_input():
         compare.plan_from_args(parse(["--task", "squad"]))
     with pytest.raises(UserInputError, match="--seeds"):
         compare.plan_from_args(parse(["--seeds", "0"]))
+
+
+# --- end to end with the real training harness on a tiny model ----------------------------------
+WORDS = "a the man woman dog cat child runs sleeps eats sits walks is not big small red blue old young".split()
+
+
+def write_tiny_assets(root: Path) -> tuple[Path, Path]:
+    """A 2-layer BERT classifier + WordPiece tokenizer, and RTE-format TSVs with a learnable label."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    model_dir, data_dir = root / "bert", root / "RTE"
+    model_dir.mkdir(parents=True)
+    data_dir.mkdir(parents=True)
+    (model_dir / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
+    tokenizer = BertTokenizerFast(vocab=str(model_dir / "vocab.txt"))
+    torch.manual_seed(0)
+    BertForSequenceClassification(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
+                                             num_attention_heads=4, intermediate_size=64,
+                                             max_position_embeddings=64, num_labels=2)).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    rng = random.Random(0)
+    for name, n in (("train.tsv", 48), ("dev.tsv", 16)):
+        lines = ["index\tsentence1\tsentence2\tlabel"]
+        for i in range(n):
+            a = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9)))
+            b = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 6)))
+            label = "entailment" if i % 2 == 0 else "not_entailment"
+            lines.append(f"{i}\t{a}\t{a.split()[0] + ' ' + b if i % 2 == 0 else b}\t{label}")
+        (data_dir / name).write_text("\n".join(lines) + "\n")
+    return model_dir, data_dir
+
+
+@pytest.mark.slow
+def test_end_to_end_with_the_training_harness(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model_dir, data_dir = write_tiny_assets(tmp_path / "assets")
+    out = tmp_path / "cmp"
+    argv = ["--experiment", "nlu-convergence", "--task", "rte", "--data", str(data_dir), "--model", str(model_dir),
+            "--methods", "adalora,hyperadalora", "--seeds", "1", "--steps", "6", "--batch-size", "8",
+            "--set", "eval_batch_size=8", "--smooth-window", "3", "--out", str(out)]
+    assert compare.run(parse(argv)) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["variants"]) == {"adalora", "hyperadalora"}
+    for name, v in summary["variants"].items():
+        assert v["steps"] == 6 and v["method"] == name
+        assert math.isfinite(v["final_smoothed_loss"]["mean"])
+        assert "accuracy" in v["final_metrics"] and v["trainable_params"] > 0
+        run_dir = out / "runs" / name / "seed0"
+        assert json.loads((run_dir / "config.json").read_text())["lr"] == v["lr"]
+        assert not (run_dir / "checkpoints").exists()
+    assert summary["variants"]["hyperadalora"]["final_total_rank"] is not None
+    assert (out / "report.md").read_text().count("| `") >= 4
+    assert (out / "loss_smoothed_by_step.png").stat().st_size > 5000
