@@ -48,6 +48,14 @@ def train_with_harness(fields: dict[str, Any]) -> Any:
     return train(TrainConfig.from_dict(fields))
 
 
+def validate_with_harness(plan: Plan, out: Path) -> None:
+    """Build every run's TrainConfig before training anything, so a bad field fails before any run starts."""
+    from hyperadalora.train import TrainConfig
+
+    for v in plan.variants:
+        TrainConfig.from_dict(plan.train_fields(v, plan.seeds[0], str(out / "runs" / v.name / "seed0")))
+
+
 # --- plan --------------------------------------------------------------------------------------
 def _parse_assignments(items: list[str] | None, flag: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -179,6 +187,8 @@ def lr_sweep(plan: Plan, out: Path, grid: list[float], steps: int, train_fn: Tra
                                             f"steps) after {steps} steps, seed {plan.seeds[0]}",
                                "grid": grid, "steps": steps, "variants": {}}
     for v in plan.variants:
+        if v.overrides.get("method") == "head":
+            continue  # no adapter parameters: `lr` does not apply, the head trains at head_lr in every variant
         scores: dict[str, float | None] = {}
         for lr in grid:
             run_dir = out / "sweep" / v.name / f"lr{lr:g}"
@@ -299,7 +309,9 @@ def run(args: argparse.Namespace, train_fn: TrainFn | None = None) -> int:
     if args.smooth_window < 1:
         raise UserInputError(f"--smooth-window: must be >= 1, got {args.smooth_window}")
     out = Path(args.out or f"runs/compare_{plan.experiment}_{plan.task}")
-    train_fn = train_fn or train_with_harness
+    if train_fn is None:
+        validate_with_harness(plan, out)
+        train_fn = train_with_harness
     command = " ".join(["hyperadalora", "compare", *map(shlex.quote, getattr(args, "argv", None) or sys.argv[2:])])
     x_axes = ("step", "seconds") if args.x_axis == "both" else (args.x_axis,)
     sweep, lr_source = None, None
