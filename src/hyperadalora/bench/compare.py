@@ -53,7 +53,8 @@ def validate_with_harness(plan: Plan, out: Path) -> None:
     from hyperadalora.train import TrainConfig
 
     for v in plan.variants:
-        TrainConfig.from_dict(plan.train_fields(v, plan.seeds[0], str(out / "runs" / v.name / "seed0")))
+        TrainConfig.from_dict(plan.train_fields(v, plan.seeds[0], str(out / "runs" / v.name / "seed0")),
+                              source=f"compare run {v.name!r} (preset + --set)")
 
 
 # --- plan --------------------------------------------------------------------------------------
