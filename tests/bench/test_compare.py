@@ -218,11 +218,21 @@ def test_lr_sweep_picks_lowest_final_training_loss(tmp_path):
     assert compare.run(args, train_fn=fake_train(calls)) == 0
     sweep_calls = [c for c in calls if c["max_steps"] == 30]
     assert len(sweep_calls) == 4
+    assert len(calls) == 6  # + the two 40-step comparison runs
     summary = json.loads((out / "summary.json").read_text())
     # the fake loss falls faster with a larger rate, so 1e-3 must win for both variants
     assert {v["chosen"] for v in summary["lr_sweep"]["variants"].values()} == {1e-3}
     assert all(v["lr"] == 1e-3 for v in summary["variants"].values())
     assert "lr-sweep" in (out / "report.md").read_text()
+
+    # when the comparison has the sweep's length, the winning sweep run is the seed-0 run: copied, not retrained
+    calls.clear()
+    args = parse(["--experiment", "ablation", "--methods", "attention", "--seeds", "1", "--steps", "30",
+                  "--lr-sweep", "--sweep-grid", "1e-4,1e-3", "--sweep-steps", "30", "--smooth-window", "5",
+                  "--out", str(tmp_path / "same")])
+    assert compare.run(args, train_fn=fake_train(calls)) == 0
+    assert len(calls) == 2
+    assert (tmp_path / "same" / "runs" / "attention" / "seed0" / "reused_from.txt").read_text().strip().endswith("lr0.001")
 
 
 def test_paper_settings_and_bad_input():

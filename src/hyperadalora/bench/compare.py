@@ -145,7 +145,7 @@ def _same_run(fields: dict[str, Any], run_dir: Path) -> bool:
 
 def _find_identical(fields: dict[str, Any], roots: list[Path]) -> Path | None:
     for root in roots:
-        for candidate in sorted(root.glob("runs/*/seed*")):
+        for candidate in [*sorted(root.glob("runs/*/seed*")), *sorted(root.glob("sweep/*/lr*"))]:
             if _same_run(fields, candidate):
                 return candidate
     return None
@@ -220,7 +220,8 @@ def run_plan(plan: Plan, out: Path, train_fn: TrainFn, keep_checkpoints: bool = 
     for v in plan.variants:
         for seed in plan.seeds:
             run_dir = out / "runs" / v.name / f"seed{seed}"
-            _run_once(plan.train_fields(v, seed, str(run_dir)), run_dir, train_fn, keep_checkpoints, reuse_from)
+            _run_once(plan.train_fields(v, seed, str(run_dir)), run_dir, train_fn, keep_checkpoints,
+                      [out, *(reuse_from or [])])  # a sweep run with the comparison's own settings is one of them
             runs.setdefault(v.name, []).append(load_run(run_dir, v.name, seed))
     return runs
 
