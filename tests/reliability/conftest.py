@@ -10,11 +10,13 @@ from reliability_harness import run_cli, train_args, write_rte, write_tiny_bert
 
 @pytest.fixture(scope="session")
 def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Session-wide tiny model (hidden 32) and data; the 'other' model differs in hidden size (48)."""
+    """Session-wide tiny model (hidden 32) and data; the 'other' model differs in hidden size (48);
+    'model_no_dropout' has no dropout (so runs with different process counts can be compared)."""
     root = tmp_path_factory.mktemp("assets")
     return {
         "model": write_tiny_bert(root / "bert"),
         "other_model": write_tiny_bert(root / "bert48", hidden=48),
+        "model_no_dropout": write_tiny_bert(root / "bert-no-dropout", dropout=0.0),
         "data": write_rte(root / "RTE"),
     }
 

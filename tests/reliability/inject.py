@@ -33,6 +33,7 @@ import shutil
 import signal
 import sys
 import time
+import traceback
 from pathlib import Path
 
 
@@ -188,11 +189,13 @@ def _install_hashes(dest: Path, out: Path | None, methods) -> None:
         except TypeError:
             return
         if p == out or out in p.parents:
+            where = "".join(traceback.format_stack(limit=5)[:-2])  # who wrote: shown when the test fails
             with _real_open(writes, "a") as f:
-                f.write(f"{p}\n")
+                f.write(f"{p}\n{where}")
 
     def open_(file, mode="r", *args, **kwargs):
-        if isinstance(file, str | os.PathLike) and any(c in mode for c in "wax+"):
+        # Opening a directory is tempfile's O_TMPFILE writability probe: an unnamed file, nothing lands on disk.
+        if isinstance(file, str | os.PathLike) and any(c in mode for c in "wax+") and not os.path.isdir(file):
             note(file)
         return _real_open(file, mode, *args, **kwargs)
 

@@ -35,7 +35,7 @@ def write_rte(root: Path, n_train: int = 64, n_dev: int = 16, seed: int = 0) -> 
     return root
 
 
-def write_tiny_bert(root: Path, hidden: int = 32, layers: int = 2) -> Path:
+def write_tiny_bert(root: Path, hidden: int = 32, layers: int = 2, dropout: float = 0.1) -> Path:
     """A randomly initialised BertForSequenceClassification and a WordPiece tokenizer over WORDS, saved with
     save_pretrained (what `--model DIR` loads)."""
     import torch
@@ -48,7 +48,7 @@ def write_tiny_bert(root: Path, hidden: int = 32, layers: int = 2) -> Path:
     torch.manual_seed(0)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
                         num_attention_heads=4, intermediate_size=2 * hidden, max_position_embeddings=64,
-                        num_labels=2)
+                        num_labels=2, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
     BertForSequenceClassification(config).save_pretrained(root)
     tokenizer.save_pretrained(root)
     return root

@@ -552,7 +552,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     cfg.validate()
     out = Path(cfg.out)
-    accelerator = Accelerator(mixed_precision=_mixed_precision(cfg), log_with="tensorboard" if cfg.tensorboard else None,
+    # torchrun on a machine without CUDA: accelerate joins the process group (gloo) only when told cpu=True.
+    cpu_group = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    accelerator = Accelerator(cpu=cpu_group, mixed_precision=_mixed_precision(cfg),
+                              log_with="tensorboard" if cfg.tensorboard else None,
                               project_dir=str(out) if cfg.tensorboard else None)
     if cfg.batch_size % accelerator.num_processes:
         raise UserInputError(f"batch_size: {cfg.batch_size} is not divisible by the {accelerator.num_processes} "
