@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import os
+import pickle  # only for pickle.UnpicklingError: files are read with torch.load(weights_only=True)
 import random
 import re
 import shutil
@@ -257,7 +258,7 @@ class Run:
         self.cfg, self.acc, self.method, self.data, self.total = cfg, accelerator, method, data, steps
         self.out = Path(cfg.out)
         self.pos = Position()
-        self.buffer: list[tuple[int, torch.Tensor, float, Any]] = []  # (step, [task, orth, loss], lr, rank)
+        self.buffer: list[tuple[int, torch.Tensor, float, Any, float]] = []  # step, [task, orth, loss], lr, rank, wall
         self.last_eval: dict[str, Any] | None = None
         self.session_start = time.monotonic()
         self.wall_at_start = 0.0
@@ -284,17 +285,16 @@ class Run:
         """Write the buffered steps: one host sync (and one all-reduce across processes) per flush."""
         if not self.buffer:
             return
-        values = torch.stack([v for _, v, _, _ in self.buffer])  # (k, 3): task, orth, loss
+        values = torch.stack([v for _, v, _, _, _ in self.buffer])  # (k, 3): task, orth, loss
         if self.acc.num_processes > 1:
             values = self.acc.reduce(values, reduction="mean")
-        ranks = [r for _, _, _, r in self.buffer]
+        ranks = [r for _, _, _, r, _ in self.buffer]
         if any(isinstance(r, torch.Tensor) for r in ranks):
             ranks = torch.stack([torch.as_tensor(r) for r in ranks]).long().tolist()
         values = values.tolist()
-        wall = round(self.wall(), 3)
         records = [{"kind": "train", "step": s, "task_loss": v[0], "orth_loss": v[1], "loss": v[2], "lr": lr,
-                    "total_rank": r, "wall_s": wall}
-                   for (s, _, lr, _), v, r in zip(self.buffer, values, ranks, strict=True)]
+                    "total_rank": r, "wall_s": round(wall, 3)}
+                   for (s, _, lr, _, wall), v, r in zip(self.buffer, values, ranks, strict=True)]
         self.buffer.clear()
         self.write_log(records)
         if self.cfg.tensorboard and self.main:
@@ -342,8 +342,9 @@ class Run:
             if self.acc.scaler is not None and (path / "scaler.pt").is_file():
                 self.acc.scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=True))
             rng = load_file(str(path / "rng.safetensors"))
-        except (OSError, ValueError, KeyError, RuntimeError) as e:
-            raise UserInputError(f"{path}: cannot resume from this checkpoint ({e})") from None
+        except (OSError, ValueError, KeyError, RuntimeError, pickle.UnpicklingError) as e:  # weights_only refusals too
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UserInputError(f"{path}: cannot resume from this checkpoint ({first})") from None
         rank = self.acc.process_index if self.acc.process_index < len(state["rng"]) else 0
         if rank != self.acc.process_index:
             logger.warning("checkpoint has RNG states of %d processes; process %d uses process 0's",
@@ -428,7 +429,7 @@ def _fit(run: Run, model: Any, optimizer: Any, scheduler: Any) -> None:
         run.pos.step += 1
         method.update_and_allocate(run.pos.step)
         optimizer.zero_grad(set_to_none=True)
-        run.buffer.append((run.pos.step, sums, lr, method.total_rank()))
+        run.buffer.append((run.pos.step, sums, lr, method.total_rank(), run.wall()))
         if run.bar is not None:
             run.bar.update(1)
         _after_step(run, model, optimizer, scheduler)
@@ -570,6 +571,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         raise UserInputError(f"tinit: tinit ({cfg.tinit}) must be < total steps - tfinal ({steps} - {cfg.tfinal}); "
                              "lower tinit/tfinal or train longer")
     method = build_method(base, cfg, causal, steps)
+    set_seed(cfg.seed)  # training's RNG stream starts here, so every method sees the same dropout masks
     state_bytes = sum(t.numel() * t.element_size() for t in method.state_dict().values())
     _check_disk(out, (cfg.keep_checkpoints + 2) * 3 * state_bytes + 16 * 2**20)
 
