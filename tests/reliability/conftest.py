@@ -8,6 +8,18 @@ import pytest
 from reliability_harness import run_cli, train_args, write_rte, write_tiny_bert
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """In-process runs use one thread, as the subprocesses do (OMP_NUM_THREADS=1): two threads on a shared
+    2-core machine spin against each other and slow tiny models down many times."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Session-wide tiny model (hidden 32) and data; the 'other' model differs in hidden size (48);
