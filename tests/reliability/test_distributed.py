@@ -67,11 +67,11 @@ def test_two_processes_match_one(assets, tmp_path: Path) -> None:
     assert sorted(p.name for p in (ddp_out / "checkpoints").iterdir()) == ["step-000008", "step-000012"]
 
 
-def test_dropout_does_not_make_ranks_diverge(assets, tmp_path: Path) -> None:
-    """Dropout in the base model and in the hypernetworks: each rank draws its own masks, yet every rank commits
-    the same adapter state after every step."""
+def test_dropout_and_sensitivity_do_not_make_ranks_diverge(assets, tmp_path: Path) -> None:
+    """Dropout in the base model and in the hypernetworks, and sensitivity importance (scores from each rank's own
+    gradients): every rank still commits the same adapter state and masks after every step."""
     out = tmp_path / "ddp"
-    args = train_args(assets, out, "--hypernet-dropout", "0.1", "--lora-dropout", "0.1")
+    args = train_args(assets, out, "--hypernet-dropout", "0.1", "--lora-dropout", "0.1", "--importance", "sensitivity")
     result = _torchrun(args, f"step_hashes={tmp_path / 'hashes'}")
     assert result.returncode == 0, result.stderr[-3000:]
     _check_ranks_agree(tmp_path / "hashes", out)
