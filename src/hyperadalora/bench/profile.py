@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from torch import nn
+from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile, record_function
 
 PHASES = ("forward", "backward", "optimizer", "update_and_allocate", "zero_grad")
@@ -100,22 +101,26 @@ def phase(name: str, enabled: bool) -> Iterator[None]:
         yield
 
 
-def breakdown(model: nn.Module, run_step: Callable[[bool], Any], steps: int) -> dict[str, Any]:
+def breakdown(model: nn.Module, run_step: Callable[[bool], Any], steps: int, cuda: bool = False) -> dict[str, Any]:
     """Profile `steps` calls of run_step(profiling=True) on `model`; per-step milliseconds by phase and part.
 
-    CPU time as the profiler sees it (its own overhead inflates small ops, so the profiled total is larger
-    than the unprofiled step time; compare the shares, not the absolute values, with the timed table).
+    On CPU, CPU time as the profiler sees it (its own overhead inflates small ops, so the profiled total is
+    larger than the unprofiled step time: compare the shares, not the absolute values, with the timed
+    table); with `cuda`, the GPU time of the kernels each region launched.
     """
     regions = _Regions()
     _install(model, regions)
-    activities = [ProfilerActivity.CPU]
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     try:
         with profile(activities=activities) as prof:
             for _ in range(steps):
                 run_step(True)
     finally:
         regions.remove()
-    events = prof.events()
+    events = [e for e in prof.events() if e.device_type == DeviceType.CPU]  # kernels count through their CPU op
+
+    def span(e: Any) -> float:  # milliseconds
+        return (e.device_time_total if cuda else e.cpu_time_total) / 1e3
 
     phase_ms: dict[str, float] = defaultdict(float)
     seq_category: dict[int, str | None] = {}
@@ -123,16 +128,20 @@ def breakdown(model: nn.Module, run_step: Callable[[bool], Any], steps: int) -> 
     region_ms: dict[str, float] = defaultdict(float)
     for e in events:
         if e.name.startswith("phase::"):
-            phase_ms[e.name[len("phase::"):]] += e.cpu_time_total / 1e3
+            phase_ms[e.name[len("phase::"):]] += span(e)
         elif e.name in CATEGORIES:
-            region_ms[(_phase_of(e) or "?") + "/" + e.name] += e.cpu_time_total / 1e3
+            region_ms[(_phase_of(e) or "?") + "/" + e.name] += span(e)
         elif e.sequence_nr >= 0 and not e.name.startswith("autograd::") and _phase_of(e) == "forward":
             seq_category.setdefault(e.sequence_nr, _nearest_region(e))
 
+    # The autograd engine runs CUDA backward on its own thread, outside the phase::backward region: every
+    # evaluate_function event is backward work, and on CUDA the phase total is their sum.
     backward: dict[str, float] = defaultdict(float)
     for e in events:
-        if e.name.startswith("autograd::engine::evaluate_function") and _phase_of(e) == "backward":
-            backward[CATEGORIES[seq_category.get(e.sequence_nr)]] += e.cpu_time_total / 1e3
+        if e.name.startswith("autograd::engine::evaluate_function"):
+            backward[CATEGORIES[seq_category.get(e.sequence_nr)]] += span(e)
+    if cuda:
+        phase_ms["backward"] = sum(backward.values())
 
     # Forward: nested regions give exclusive times by subtraction.
     fwd_total = phase_ms["forward"]

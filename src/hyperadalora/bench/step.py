@@ -241,11 +241,12 @@ def bench_step(preset: str = "minilm", methods: list[str] | tuple[str, ...] = DE
                targets: list[str] | None = None, rank: Rank | None = None, memory: bool = True,
                memory_steps: int = 3, profile_batch_sizes: list[int] | None = None, profile_steps: int = 3,
                threads: int | None = None, seed: int = 0, command: str | None = None,
-               log: Any = None) -> dict[str, Any]:
+               log: Any = None, progress: Any = None) -> dict[str, Any]:
     """Run the benchmark and return the result dict that `run` writes as JSON (see the module docstring).
 
     `methods` are 'lora', 'adalora', 'hyperadalora' or options 'hyperadalora:key=value,...'. On CUDA a batch
-    size that runs out of memory is recorded as such and the larger ones are skipped.
+    size that runs out of memory is recorded as such and the larger ones are skipped. `progress(result)` is
+    called after every batch size with the result so far (`"complete": False`), e.g. to save partial results.
     """
     log = log or (lambda msg: None)
     rank = rank or Rank()
@@ -292,6 +293,7 @@ def bench_step(preset: str = "minilm", methods: list[str] | tuple[str, ...] = DE
                        f"{memory_steps} steps; nothing subtracted"),
         },
         "methods": [s.name for s in specs],
+        "complete": False,
         "results": [],
     }
 
@@ -345,7 +347,10 @@ def bench_step(preset: str = "minilm", methods: list[str] | tuple[str, ...] = DE
         entry["ratios"] = _ratios(entry["methods"], times, [s.name for s in specs])
         if b in profile_batch_sizes:
             log(f"batch {b}: profiling {profile_steps} steps per method")
-            entry["profile"] = {r.spec.name: breakdown(r.model, r.step, profile_steps) for r in runners}
+            entry["profile"] = {r.spec.name: breakdown(r.model, r.step, profile_steps, cuda=dev.type == "cuda")
+                                for r in runners}
+        if progress is not None:
+            progress(result)
 
     if memory and dev.type == "cpu":
         for entry in result["results"]:
@@ -358,6 +363,7 @@ def bench_step(preset: str = "minilm", methods: list[str] | tuple[str, ...] = DE
                 entry["methods"].setdefault(spec.name, {})["memory_mb"] = mem
             if "ratios" in entry:
                 entry["ratios"] = _ratios(entry["methods"], None, [s.name for s in specs], entry["ratios"])
+    result["complete"] = True
     return result
 
 
@@ -494,16 +500,25 @@ def run(args: argparse.Namespace) -> int:
         targets=args.targets, rank=rank, memory=args.memory, memory_steps=args.memory_steps,
         profile_batch_sizes=profile_bs, profile_steps=args.profile_steps, threads=args.threads, seed=args.seed,
         command=command, log=lambda msg: print(msg, file=sys.stderr, flush=True),
+        progress=(lambda partial: _write_json(args.out, partial)) if args.out else None,
     )
     table = format_table(result)
     print(table)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        _write_json(args.out, result)
     if args.md:
         Path(args.md).parent.mkdir(parents=True, exist_ok=True)
         Path(args.md).write_text(f"Command: `{command}`\n\n{table}\n")
     return 0
+
+
+def _write_json(path: str, result: dict[str, Any]) -> None:
+    """Write via a temporary file and rename, so that a killed run leaves the last complete write."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, target)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The GPU step benchmark, prepared for a session whose task is lent a device machine (one H200; about 6-8 min).
+# Run it from the repository root THROUGH THE DEVICE TOOL, e.g. run(command="bash benchmarks/gpu_check.sh",
+# timeout_s=600), then give_back. It installs the project (no network there: no build isolation, no deps;
+# the image has torch, transformers, peft, accelerate, safetensors but not datasets or rouge-score, which the
+# bench never imports), runs a CUDA smoke test on tiny-llama, then `hyperadalora bench` on the
+# Llama-3.1-8B and Qwen2.5-7B architectures (random bf16 weights, no download), and writes into $OUT:
+#   step_gpu_llama-3.1-8b.json/.md, step_gpu_qwen2.5-7b.json/.md, gpu_check.log
+# Commit those under benchmarks/results/ with the date, the GPU and the commit (printed first) named.
+# Batch sizes that run out of memory are recorded as such and the larger ones skipped.
+set -uo pipefail
+OUT=${OUT:-/tmp/gpu_check_out}
+mkdir -p "$OUT"
+LOG="$OUT/gpu_check.log"
+export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+PY=${PYTHON:-python3}
+{
+  echo "date: $(date -u +%FT%TZ)"
+  echo "commit: $(git rev-parse HEAD 2>/dev/null || echo 'unknown (no .git on the device copy; note it from the session)')"
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+  $PY -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__)"
+} 2>&1 | tee "$LOG"
+
+if ! $PY -m pip install -q --no-deps --no-build-isolation -e . >>"$LOG" 2>&1; then
+  echo "pip install -e . failed; using PYTHONPATH=src" | tee -a "$LOG"
+fi
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+
+bench() {  # bench NAME SECONDS ARGS...: one run, bounded, its failure logged but not fatal
+  local name=$1 seconds=$2
+  shift 2
+  echo "=== $name: $*" | tee -a "$LOG"
+  timeout "$seconds" $PY -m hyperadalora.bench.step --device cuda --seq-len 128 --overwrite \
+    --out "$OUT/step_gpu_$name.json" --md "$OUT/step_gpu_$name.md" "$@" 2>&1 | tee -a "$LOG"
+  echo "=== $name: exit ${PIPESTATUS[0]}" | tee -a "$LOG"
+}
+
+# Smoke: the CUDA code paths (events, peak memory, profiler with CUDA activity) on a 2-layer model.
+bench smoke-tiny-llama 90 --preset tiny-llama --batch-sizes 1 4 --warmup 1 --repeats 2 --profile-batch-sizes 4 \
+  --profile-steps 1
+
+# The paper's Table 4 sizes; profile at batch 16 (GPU kernel time by region).
+bench llama-3.1-8b 240 --preset llama-3.1-8b --batch-sizes 1 2 4 8 16 32 64 --warmup 2 --repeats 5 \
+  --profile-batch-sizes 16 --profile-steps 2
+bench qwen2.5-7b 240 --preset qwen2.5-7b --batch-sizes 1 2 4 8 16 32 64 --warmup 2 --repeats 5 \
+  --profile-batch-sizes 16 --profile-steps 2
+ls -l "$OUT" | tee -a "$LOG"
