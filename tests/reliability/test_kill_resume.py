@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -92,7 +93,10 @@ def _logged_steps(out: Path) -> int:
         lines = (out / "log.jsonl").read_text().splitlines()
     except FileNotFoundError:
         return 0
-    steps = [json.loads(line)["step"] for line in lines if line.endswith("}")]
+    steps = []
+    for line in lines:
+        with contextlib.suppress(json.JSONDecodeError):  # a line still being written
+            steps.append(json.loads(line)["step"])
     return max(steps, default=0)
 
 
