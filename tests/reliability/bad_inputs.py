@@ -1,7 +1,7 @@
 """The table of bad inputs: each case is one `hyperadalora` command line that must fail with exit code 2, a
 one-line `error: ...` naming the field or file (and line), and no change to the output directory.
 
-The test (test_bad_inputs.py) runs every case; `python tests/reliability/bad_inputs.py` prints the table
+The test (test_bad_inputs.py) runs every case; `cd tests && python -m reliability.bad_inputs` prints the table
 with the message each case produces, as in docs/reliability.md.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reliability_harness import train_args
+from .reliability_harness import train_args
 
 
 @dataclass
@@ -220,7 +220,7 @@ if __name__ == "__main__":
     import torch
 
     torch.set_num_threads(1)
-    from reliability_harness import REPO, write_rte, write_tiny_bert
+    from .reliability_harness import REPO, write_rte, write_tiny_bert
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

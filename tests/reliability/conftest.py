@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from reliability_harness import run_cli, train_args, write_rte, write_tiny_bert
+
+from .reliability_harness import run_cli, train_args, write_rte, write_tiny_bert
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,9 @@ or file (and line), and the output directory left byte-identical."""
 from __future__ import annotations
 
 import pytest
-from bad_inputs import CASES, Case, Env, expected, finished_run_args, run_case
-from reliability_harness import REPO, run_cli, tree_hash
+
+from .bad_inputs import CASES, Case, Env, expected, finished_run_args, run_case
+from .reliability_harness import REPO, run_cli, tree_hash
 
 STORIES = REPO.parent / "shared" / "models" / "stories260k"
 

@@ -6,10 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from reliability_harness import adapter_tensors, assert_bitwise_equal, run_cli, train_args, train_records
 
 from hyperadalora.train import checkpoint as ckpt
 from hyperadalora.train.loop import CKPT_FILES
+
+from .reliability_harness import adapter_tensors, assert_bitwise_equal, run_cli, train_args, train_records
 
 pytestmark = pytest.mark.slow  # every test needs the subprocess-trained `stopped` run
 

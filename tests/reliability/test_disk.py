@@ -10,7 +10,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from reliability_harness import (
+
+from hyperadalora.cli import main
+from hyperadalora.train import checkpoint as ckpt
+from hyperadalora.train.loop import CKPT_FILES
+
+from .reliability_harness import (
     adapter_tensors,
     assert_bitwise_equal,
     run_cli,
@@ -18,10 +23,6 @@ from reliability_harness import (
     train_args,
     train_records,
 )
-
-from hyperadalora.cli import main
-from hyperadalora.train import checkpoint as ckpt
-from hyperadalora.train.loop import CKPT_FILES
 
 
 def _cli(argv: list[str]) -> tuple[int, list[str]]:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from reliability_harness import (
+
+from .reliability_harness import (
     INJECT,
     REPO,
     adapter_tensors,

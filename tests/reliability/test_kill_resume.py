@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from reliability_harness import (
+
+from hyperadalora.train import checkpoint as ckpt
+
+from .reliability_harness import (
     INJECT,
     REPO,
     adapter_tensors,
@@ -22,8 +25,6 @@ from reliability_harness import (
     train_args,
     train_records,
 )
-
-from hyperadalora.train import checkpoint as ckpt
 
 pytestmark = pytest.mark.slow
 

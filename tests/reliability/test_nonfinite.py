@@ -7,7 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from reliability_harness import (
+
+from hyperadalora.train import checkpoint as ckpt
+from hyperadalora.train.loop import CKPT_FILES
+
+from .reliability_harness import (
     adapter_tensors,
     assert_bitwise_equal,
     run_cli,
@@ -15,9 +19,6 @@ from reliability_harness import (
     train_args,
     train_records,
 )
-
-from hyperadalora.train import checkpoint as ckpt
-from hyperadalora.train.loop import CKPT_FILES
 
 pytestmark = pytest.mark.slow
 

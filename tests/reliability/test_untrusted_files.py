@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from reliability_harness import REPO, train_args
 
 from hyperadalora.cli import main
 from hyperadalora.train import checkpoint as ckpt
+
+from .reliability_harness import REPO, train_args
 
 
 def _cli(argv: list[str]) -> tuple[int, list[str]]:

@@ -1,0 +1,1 @@
+"""Reliability suite: faults, damaged files, bad input, multi-process consistency (see docs/reliability.md)."""
