@@ -198,7 +198,15 @@ def test_compare_writes_folder_report_and_plots(tmp_path):
     assert sorted({c["seed"] for c in calls}) == [2] and len(calls) == 4
     assert json.loads((out / "summary.json").read_text())["variants"]["lora"]["seeds"] == [0, 1, 2]
 
-    # another preset with an identical arm copies that run instead of retraining it
+    # another preset with an identical arm copies that run instead of retraining it: the gamma preset's
+    # γ = 0.1 arm spells out orth_reg_weight=0.1, the default of the convergence preset's hyperadalora arm
+    calls.clear()
+    gamma_out = tmp_path / "gamma"
+    gamma_args = parse(["--experiment", "gamma", "--task", "rte", "--seeds", "1", "--steps", "80", "--smooth-window",
+                        "10", "--reuse-from", str(out), "--out", str(gamma_out)])
+    assert compare.run(gamma_args, train_fn=fake_train(calls)) == 0
+    assert sorted(c["orth_reg_weight"] for c in calls) == [0.15, 0.2]
+    assert (gamma_out / "runs" / "gamma0.1" / "seed0" / "reused_from.txt").is_file()
     calls.clear()
     other = tmp_path / "subset"
     sub = parse(["--experiment", "nlu-convergence", "--task", "rte", "--seeds", "1", "--steps", "80",

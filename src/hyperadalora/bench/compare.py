@@ -135,12 +135,20 @@ def _check_plan_file(out: Path, plan_dict: dict[str, Any]) -> None:
 FIELDS_FILE = "compare_fields.json"  # the exact TrainConfig fields compare passed, to find identical runs
 
 
+def _canonical(fields: dict[str, Any]) -> dict[str, Any]:
+    """The run's full TrainConfig (defaults filled in) without the fields that cannot change what is computed,
+    so presets that spell a setting out (hypernet='attention') and presets that leave it default match."""
+    from hyperadalora.train.config import OPERATIONAL_FIELDS, TrainConfig
+
+    full = TrainConfig.from_dict({k: v for k, v in fields.items() if k != "resume"}).to_dict()
+    return jsonable({k: v for k, v in full.items() if k not in OPERATIONAL_FIELDS})
+
+
 def _same_run(fields: dict[str, Any], run_dir: Path) -> bool:
     path = run_dir / FIELDS_FILE
     if not (path.is_file() and (run_dir / "summary.json").is_file()):
         return False
-    old = json.loads(path.read_text())
-    return {k: v for k, v in old.items() if k != "out"} == jsonable({k: v for k, v in fields.items() if k != "out"})
+    return _canonical(json.loads(path.read_text())) == _canonical(fields)
 
 
 def _find_identical(fields: dict[str, Any], roots: list[Path]) -> Path | None:
