@@ -25,7 +25,8 @@ class HyperAdaLoraCallback(TrainerCallback):
     Usage::
 
         model = get_hyperadalora_model(base, HyperAdaLoraConfig(..., total_step=max_steps))
-        trainer = Trainer(model=model, args=TrainingArguments(..., label_names=["labels"]),
+        trainer = Trainer(model=model, args=TrainingArguments(..., label_names=["labels"],
+                                                              remove_unused_columns=False),
                           train_dataset=ds, callbacks=[HyperAdaLoraCallback()])
 
     Trainer's loss is `out.loss` = task loss + γ·orth. `total_rank` is added to the logs (and to

@@ -96,8 +96,12 @@ def load_model(cfg: TrainConfig, causal: bool) -> tuple[Any, Any]:
     """(tokenizer, model) from a directory or the Hub; remote code only with `trust_remote_code`."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
+    from transformers.utils import logging as hf_logging
+
     path = resolve_model(cfg)
     kw = {"trust_remote_code": cfg.trust_remote_code}
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a weight-loading bar per run is noise (and precedes one-line errors)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, **kw)
         if causal:
@@ -112,6 +116,9 @@ def load_model(cfg: TrainConfig, causal: bool) -> tuple[Any, Any]:
     except (OSError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserInputError(f"model {cfg.model}: cannot load ({first})") from None
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     if tokenizer.pad_token_id is None:  # LLaMA-like tokenizers: padded positions are masked out anyway
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     if getattr(model.config, "pad_token_id", None) is None:
