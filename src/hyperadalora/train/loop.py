@@ -95,7 +95,6 @@ def resolve_model(cfg: TrainConfig) -> str:
 def load_model(cfg: TrainConfig, causal: bool) -> tuple[Any, Any]:
     """(tokenizer, model) from a directory or the Hub; remote code only with `trust_remote_code`."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
-
     from transformers.utils import logging as hf_logging
 
     path = resolve_model(cfg)
