@@ -349,6 +349,10 @@ def run(args: argparse.Namespace, train_fn: TrainFn | None = None) -> int:
     plan_dict = plan.to_dict()
     if args.report_only:
         runs = collect_runs(plan, out)
+        previous = out / "summary.json"
+        if previous.is_file() and sweep is None:  # keep how the rates were chosen when only re-rendering
+            old = json.loads(previous.read_text())
+            sweep, lr_source = old.get("lr_sweep"), old.get("lr_source")
     else:
         _check_plan_file(out, plan_dict)
         runs = run_plan(plan, out, train_fn, args.keep_checkpoints, [Path(d) for d in args.reuse_from])
