@@ -1,4 +1,4 @@
-"""Tiny transformers models built from configs: one table drives the shared checks."""
+"""Shared fixtures: the table of tiny architectures, offline Hub."""
 
 from __future__ import annotations
 
@@ -7,76 +7,10 @@ import os
 import pytest
 import torch
 
+from tests.tiny_models import TINY_MODELS
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-torch.set_num_threads(2)
-
-
-def _bert():
-    from transformers import BertConfig, BertForSequenceClassification
-
-    return BertForSequenceClassification(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
-                                                    num_attention_heads=4, intermediate_size=64, num_labels=2))
-
-
-def _roberta():
-    from transformers import RobertaConfig, RobertaForSequenceClassification
-
-    return RobertaForSequenceClassification(RobertaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
-                                                          num_attention_heads=4, intermediate_size=64, num_labels=2,
-                                                          max_position_embeddings=64, pad_token_id=1))
-
-
-def _deberta():
-    from transformers import DebertaV2Config, DebertaV2ForSequenceClassification
-
-    return DebertaV2ForSequenceClassification(DebertaV2Config(vocab_size=100, hidden_size=32, num_hidden_layers=2,
-                                                              num_attention_heads=4, intermediate_size=64, num_labels=2,
-                                                              max_position_embeddings=64))
-
-
-def _llama():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    return LlamaForCausalLM(LlamaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                        num_key_value_heads=2, intermediate_size=64, max_position_embeddings=64))
-
-
-def _qwen2():
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    return Qwen2ForCausalLM(Qwen2Config(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                        num_key_value_heads=2, intermediate_size=64, max_position_embeddings=64))
-
-
-def _gpt2():
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    return GPT2LMHeadModel(GPT2Config(vocab_size=100, n_embd=32, n_layer=2, n_head=4, n_positions=64))
-
-
-# name -> (builder, modules_to_save for a classification head or None)
-TINY_MODELS = {
-    "bert": (_bert, ["classifier"]),
-    "roberta": (_roberta, ["classifier"]),
-    "deberta-v2": (_deberta, ["classifier"]),
-    "llama": (_llama, None),
-    "qwen2": (_qwen2, None),
-    "gpt2": (_gpt2, None),
-}
-
-
-def tiny_model(name: str, seed: int = 0):
-    torch.manual_seed(seed)
-    builder, saved = TINY_MODELS[name]
-    return builder().eval(), saved
-
-
-def tiny_batch(name: str, batch: int = 3, length: int = 7, seed: int = 1) -> dict:
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(3, 100, (batch, length), generator=g)
-    if name in ("llama", "qwen2", "gpt2"):
-        return {"input_ids": ids, "labels": ids.clone()}
-    return {"input_ids": ids, "labels": torch.randint(0, 2, (batch,), generator=g)}
+torch.set_num_threads(1)  # the CI machine has 2 cores; one thread avoids OpenMP oversubscription
 
 
 @pytest.fixture(params=sorted(TINY_MODELS))

@@ -6,9 +6,9 @@ import copy
 
 import pytest
 import torch
-from conftest import tiny_batch, tiny_model
 
 from hyperadalora import HyperAdaLoraConfig, HyperAdaLoraModel, get_hyperadalora_model
+from tests.tiny_models import tiny_batch, tiny_model
 
 
 def wrap(arch: str, **kw) -> tuple[HyperAdaLoraModel, torch.nn.Module]:

@@ -41,10 +41,12 @@ class HyperAdaLoraConfig:
     init_std: float = field(default=0.02, metadata={"help": "Std of the normal initialisation of P and Q (and Λ if 'normal')."})
 
     hypernet: str = field(default="attention", metadata={"help": "Hypernetwork kind: 'attention' (a BERT layer), 'mlp' or 'cnn'."})
-    hypernet_hidden: int = field(default=64, metadata={"help": "Hidden width h of each hypernetwork."})
-    hypernet_heads: int = field(default=4, metadata={"help": "Attention heads (attention kind only); divides hypernet_hidden."})
+    hypernet_hidden: int = field(default=32, metadata={"help": "Hidden width h of each hypernetwork."})
+    hypernet_heads: int = field(
+        default=2, metadata={"help": "Attention heads (attention kind only); divides hypernet_hidden. Fewer, wider heads "
+                                     "cost the same FLOPs but run 2-3× faster in SDPA on CPU (docs/method.md)."})
     hypernet_layers: int = field(default=1, metadata={"help": "Number of BERT / MLP / CNN blocks per hypernetwork."})
-    hypernet_ffn: int = field(default=256, metadata={"help": "Feed-forward width inside each block."})
+    hypernet_ffn: int = field(default=128, metadata={"help": "Feed-forward width inside each block."})
     hypernet_dropout: float = field(default=0.0, metadata={"help": "Dropout inside the hypernetworks."})
     position_encoding: bool = field(
         default=True,
@@ -55,6 +57,11 @@ class HyperAdaLoraConfig:
         default=True,
         metadata={"help": "Feed the hypernetworks P/σ, Λ/σ, Q/σ and scale their residual by σ = init_std, so the "
                           "hypernetwork works in units of order 1 (docs/method.md)."},
+    )
+    lambda_scale: float = field(
+        default=1.0,
+        metadata={"help": "σ_Λ: the hypernetwork H_Λ reads Λ/σ_Λ and its residual is scaled by σ_Λ (with "
+                          "normalize_tokens). Singular values live on a scale of order 1, P and Q entries on init_std."},
     )
     generation: str = field(
         default="increment",
@@ -113,8 +120,9 @@ class HyperAdaLoraConfig:
             bad("lora_dropout", f"must be in [0, 1), got {self.lora_dropout!r}")
         if not 0 <= self.hypernet_dropout < 1:
             bad("hypernet_dropout", f"must be in [0, 1), got {self.hypernet_dropout!r}")
-        if not self.init_std > 0:
-            bad("init_std", f"must be > 0, got {self.init_std!r}")
+        for name in ("init_std", "lambda_scale"):
+            if not getattr(self, name) > 0:
+                bad(name, f"must be > 0, got {getattr(self, name)!r}")
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 bad(name, f"must be in [0, 1), got {getattr(self, name)!r}")

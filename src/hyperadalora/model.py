@@ -4,7 +4,8 @@ save / load, export to a peft LoRA adapter, merge.
 State and generation (docs/method.md has the why of each choice):
 
     S = (P, Λ, Q)               committed adapter state: buffers, never parameters
-    R_X = σ·H_X(S_X / σ; Φ_X)    residual of the shared hypernetwork X ∈ {P, Λ, Q}, σ = init_std
+    R_X = σ·H_X(S_X / σ; Φ_X)    residual of the shared hypernetwork X ∈ {P, Λ, Q}; σ = init_std for P and Q,
+                                σ = lambda_scale for Λ
     training forward:           'increment': the adapters see S, and ∂L/∂S flows into Φ through R
                                 'literal':   the adapters see S + R  (the paper's P_{i+1} = H_P(P_i))
     update_and_allocate(t):     'increment': S ← S + R(S; Φ_t) − R(S; Φ_{t−1})   (moves only if Φ moved)
@@ -178,12 +179,12 @@ class HyperAdaLoraModel(nn.Module):
     def _residuals(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
         """R = σ·H(S/σ) for every shape group of P and Q and for all singular values at once."""
         cfg = self.adapter_config
-        sigma = cfg.init_std if cfg.normalize_tokens else 1.0
+        sigma, s_lam = (cfg.init_std, cfg.lambda_scale) if cfg.normalize_tokens else (1.0, 1.0)
         H = self.hypernets
         R_P = {k: H["P"](getattr(self, f"P_{k}") / sigma) * sigma for k in self.p_groups}  # (n_g, d_out, r)
         R_Q = {k: (H["Q"](getattr(self, f"Q_{k}").transpose(1, 2) / sigma) * sigma).transpose(1, 2)
                for k in self.q_groups}  # tokens are columns: (n_g, d_in, r) -> (n_g, r, d_in)
-        R_lam = (H["lam"](self.lam.reshape(1, -1, 1) / sigma) * sigma).view_as(self.lam)  # (1, n·r, 1) -> (n, r)
+        R_lam = (H["lam"](self.lam.reshape(1, -1, 1) / s_lam) * s_lam).view_as(self.lam)  # (1, n·r, 1) -> (n, r)
         return R_P, R_Q, R_lam
 
     def _hypernet_rng(self):
