@@ -47,6 +47,12 @@ class HyperAdaLoraConfig:
                                      "cost the same FLOPs but run 2-3× faster in SDPA on CPU (docs/method.md)."})
     hypernet_layers: int = field(default=1, metadata={"help": "Number of BERT / MLP / CNN blocks per hypernetwork."})
     hypernet_ffn: int = field(default=128, metadata={"help": "Feed-forward width inside each block."})
+    attention_block: int | None = field(
+        default=None,
+        metadata={"help": "None: every token attends to all tokens of its matrix (paper eq. 8). An integer b: "
+                          "tokens attend within consecutive blocks of b rows/columns (used when b divides the "
+                          "matrix dimension), O(d·b) instead of O(d²): a cheaper option, not the paper's."},
+    )
     hypernet_dropout: float = field(default=0.0, metadata={"help": "Dropout inside the hypernetworks."})
     position_encoding: bool = field(
         default=True,
@@ -112,6 +118,8 @@ class HyperAdaLoraConfig:
             bad("importance", f"unknown value {self.importance!r}; choose one of {', '.join(IMPORTANCES)}")
         if self.init_lambda not in INIT_LAMBDAS:
             bad("init_lambda", f"unknown value {self.init_lambda!r}; choose one of {', '.join(INIT_LAMBDAS)}")
+        if self.attention_block is not None and (not isinstance(self.attention_block, int) or self.attention_block < 1):
+            bad("attention_block", f"must be None or a positive integer, got {self.attention_block!r}")
         if self.hypernet_hidden % self.hypernet_heads:
             bad("hypernet_heads", f"must divide hypernet_hidden ({self.hypernet_hidden} % {self.hypernet_heads} != 0)")
         if not (isinstance(self.orth_reg_weight, int | float) and self.orth_reg_weight >= 0):

@@ -143,10 +143,11 @@ class HyperAdaLoraModel(nn.Module):
             kw = dict(kind=config.hypernet, hidden=config.hypernet_hidden, heads=config.hypernet_heads,
                       layers=config.hypernet_layers, ffn=config.hypernet_ffn, dropout=config.hypernet_dropout,
                       position_encoding=config.position_encoding)
+            blocked = dict(kw, attention_block=config.attention_block)
             self.hypernets = nn.ModuleDict({
-                "P": build_hypernet(token_dim=r, **kw),  # tokens: rows of P
+                "P": build_hypernet(token_dim=r, **blocked),  # tokens: rows of P
                 "lam": build_hypernet(token_dim=1, **kw),  # tokens: every singular value of the model
-                "Q": build_hypernet(token_dim=r, **kw),  # tokens: columns of Q
+                "Q": build_hypernet(token_dim=r, **blocked),  # tokens: columns of Q
             }).to(device)
         self.register_buffer("mask", torch.ones(n, r, device=device))
         self.register_buffer("ipt_ema", torch.zeros(n, r, device=device))

@@ -38,3 +38,14 @@ def test_position_codes_separate_identical_tokens():
     x = torch.zeros(1, 5, 3)
     assert (make("mlp", pos=False)(x).std(1) < 1e-6).all()
     assert (make("mlp", pos=True)(x).std(1) > 1e-3).all()
+
+
+def test_block_attention_stays_within_blocks():
+    torch.manual_seed(0)
+    net = build_hypernet("attention", 3, 16, 4, 1, 32, 0.0, False, attention_block=4)
+    torch.nn.init.normal_(net.out_proj.weight)
+    x = torch.randn(1, 12, 3)
+    x2 = x.clone()
+    x2[0, 0] += 1.0
+    changed = (net(x2) - net(x)).abs().amax(-1)[0] > 1e-6  # (T,)
+    assert changed[:4].all() and not changed[4:].any()

@@ -13,10 +13,10 @@ __all__ = ["Hypernet", "build_hypernet"]
 
 
 def build_hypernet(kind: str, token_dim: int, hidden: int, heads: int, layers: int, ffn: int,
-                   dropout: float, position_encoding: bool) -> Hypernet:
+                   dropout: float, position_encoding: bool, attention_block: int | None = None) -> Hypernet:
     """One hypernetwork of `kind` ('attention', 'mlp' or 'cnn') for tokens of width `token_dim`."""
     if kind == "attention":
-        blocks = [BertBlock(hidden, heads, ffn, dropout) for _ in range(layers)]
+        blocks = [BertBlock(hidden, heads, ffn, dropout, attention_block) for _ in range(layers)]
     elif kind == "mlp":
         blocks = [MlpBlock(hidden, ffn, dropout) for _ in range(layers)]
     elif kind == "cnn":
