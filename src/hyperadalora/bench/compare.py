@@ -132,6 +132,10 @@ def _check_plan_file(out: Path, plan_dict: dict[str, Any]) -> None:
     path.write_text(json.dumps(new, indent=2) + "\n")
 
 
+# TrainConfig fields read by the hyperadalora method only: they cannot change an adalora / lora / head run.
+HYPER_ONLY_FIELDS = {"hypernet", "hypernet_hidden", "hypernet_heads", "hypernet_layers", "hypernet_ffn",
+                     "hypernet_dropout", "attention_block", "generation", "importance", "init_lambda", "init_std",
+                     "lambda_scale", "normalize_tokens", "position_encoding"}
 FIELDS_FILE = "compare_fields.json"  # the exact TrainConfig fields compare passed, to find identical runs
 
 
@@ -141,7 +145,8 @@ def _canonical(fields: dict[str, Any]) -> dict[str, Any]:
     from hyperadalora.train.config import OPERATIONAL_FIELDS, TrainConfig
 
     full = TrainConfig.from_dict({k: v for k, v in fields.items() if k != "resume"}).to_dict()
-    return jsonable({k: v for k, v in full.items() if k not in OPERATIONAL_FIELDS})
+    ignored = set(OPERATIONAL_FIELDS) | (HYPER_ONLY_FIELDS if full["method"] != "hyperadalora" else set())
+    return jsonable({k: v for k, v in full.items() if k not in ignored})
 
 
 def _same_run(fields: dict[str, Any], run_dir: Path) -> bool:
@@ -185,8 +190,11 @@ def _run_once(fields: dict[str, Any], run_dir: Path, train_fn: TrainFn, keep_che
 
 
 def lr_sweep(plan: Plan, out: Path, grid: list[float], steps: int, train_fn: TrainFn,
-             window: int = DEFAULT_WINDOW, keep_checkpoints: bool = False) -> dict[str, Any]:
+             window: int = DEFAULT_WINDOW, keep_checkpoints: bool = False,
+             only: list[str] | None = None) -> dict[str, Any]:
     """Pick each variant's learning rate from `grid` on one short run (first seed, `steps` steps).
+
+    `only`: variant or method names to sweep (default: every variant with adapters); the others keep their rate.
 
     Criterion: the lowest smoothed *training task loss* at the end of the short run (trailing mean over
     min(window, steps) steps); runs whose loss is not finite are excluded. Sets the chosen rate on each variant.
@@ -198,6 +206,8 @@ def lr_sweep(plan: Plan, out: Path, grid: list[float], steps: int, train_fn: Tra
     for v in plan.variants:
         if v.overrides.get("method") == "head":
             continue  # no adapter parameters: `lr` does not apply, the head trains at head_lr in every variant
+        if only is not None and v.name not in only and v.overrides.get("method") not in only:
+            continue
         scores: dict[str, float | None] = {}
         for lr in grid:
             run_dir = out / "sweep" / v.name / f"lr{lr:g}"
@@ -298,6 +308,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(lowest final smoothed training loss)")
     parser.add_argument("--sweep-grid", default=",".join(f"{x:g}" for x in DEFAULT_SWEEP_GRID),
                         help="comma-separated learning rates for --lr-sweep")
+    parser.add_argument("--sweep-methods", default=None,
+                        help="comma-separated variants / methods to sweep (default: all with adapters)")
     parser.add_argument("--sweep-steps", type=int, default=60, help="steps of each --lr-sweep run")
     parser.add_argument("--target-loss", type=float, default=None,
                         help="target training loss (default: the baseline's final smoothed loss, mean over seeds)")
@@ -344,8 +356,12 @@ def run(args: argparse.Namespace, train_fn: TrainFn | None = None) -> int:
         if args.sweep_steps < 2:
             raise UserInputError(f"--sweep-steps: must be >= 2, got {args.sweep_steps}")
         out.mkdir(parents=True, exist_ok=True)
-        sweep = lr_sweep(plan, out, grid, args.sweep_steps, train_fn, args.smooth_window, args.keep_checkpoints)
-        lr_source = f"chosen per variant by `--lr-sweep` from {grid}: {sweep['criterion']}"
+        only = [m.strip() for m in args.sweep_methods.split(",") if m.strip()] if args.sweep_methods else None
+        sweep = lr_sweep(plan, out, grid, args.sweep_steps, train_fn, args.smooth_window, args.keep_checkpoints,
+                         only)
+        swept = ", ".join(f"`{name}`" for name in sweep["variants"])
+        lr_source = (f"{swept} chosen by `--lr-sweep` from {grid}: {sweep['criterion']}; any other variant keeps "
+                     "the preset's / --lr rate")
     plan_dict = plan.to_dict()
     if args.report_only:
         runs = collect_runs(plan, out)

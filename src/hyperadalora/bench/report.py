@@ -306,6 +306,17 @@ def render_report(summary: dict[str, Any]) -> str:
         f"{plan.get('max_length')} (dynamic padding), seeds: {plan.get('seeds')}",
         f"- shared training settings: `{json.dumps(plan.get('common', {}), sort_keys=True)}`",
         f"- learning rates: {summary.get('lr_source', 'fixed by the preset')}",
+    ]
+    sweep = summary.get("lr_sweep")
+    if sweep and sweep.get("variants"):
+        lines += ["", f"Learning-rate sweep ({sweep['criterion']}):", "",
+                  "| variant | " + " | ".join(f"lr {g:g}" for g in sweep["grid"]) + " | chosen |",
+                  "|---|" + "---|" * (len(sweep["grid"]) + 1)]
+        for name, r in sweep["variants"].items():
+            cells = [_fmt(r["losses"].get(f"{g:g}")) if r["losses"].get(f"{g:g}") is not None else "diverged"
+                     for g in sweep["grid"]]
+            lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {r['chosen']:g} |")
+    lines += [
         "",
         "## Results",
         "",
