@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hyperadalora.bench.models import Rank, build_base, get_preset, parse_method, share_base
-from hyperadalora.bench.step import bench_step, main
+from hyperadalora.bench.step import _spawn_memory_worker, bench_step, main, peak_rss_mb
 
 METHODS = ["lora", "adalora", "hyperadalora"]
 
@@ -57,7 +57,7 @@ def test_bench_causal_preset_shares_base_weights():
 
 
 @pytest.mark.slow
-def test_memory_worker_reports_positive_peak_rss():
+def test_memory_worker_reports_its_own_positive_peak_rss():
     result = bench_step(preset="tiny", batch_sizes=[1], seq_len=16, warmup=0, repeats=1, memory=True,
                         memory_steps=1, threads=2)
     entry = result["results"][0]
@@ -65,6 +65,12 @@ def test_memory_worker_reports_positive_peak_rss():
         mem = entry["methods"][m]["memory_mb"]
         assert mem["peak_rss_mb"] >= mem["rss_after_build_mb"] > 0
     assert entry["ratios"]["hyperadalora/adalora"]["memory"] > 0
+    # A parent holding 1 GiB more than the worker ever does: the worker must not report the parent's peak.
+    ballast = torch.ones(2**28)  # 1 GiB, touched
+    worker = _spawn_memory_worker(dict(preset="tiny", method="lora", batch_size=1, seq_len=16, device="cpu", steps=1,
+                                       rank=Rank(), seed=0, model_path=None, targets=None, threads=1))
+    assert 0 < worker["peak_rss_mb"] < peak_rss_mb() - 512
+    del ballast
 
 
 def test_method_options_parsed_and_checked():

@@ -8,7 +8,7 @@ and the inter-quartile range, and the ratios HyperAdaLoRA/AdaLoRA and HyperAdaLo
 
 Memory: on CUDA the peak allocated during a step (torch.cuda.max_memory_allocated), all three methods
 resident in the process (shared base weights, each method's adapters and optimizer state); on CPU the peak
-resident set (ru_maxrss) of a separate process per method and batch size, which builds only that model and
+resident set (VmHWM) of a separate process per method and batch size, which builds only that model and
 runs a few steps: interpreter, libraries (torch, transformers, peft), weights, activations, gradients,
 optimizer state and allocator caches, nothing subtracted.
 
@@ -23,7 +23,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import shlex
 import statistics
 import subprocess
@@ -208,11 +207,30 @@ def memory_worker(preset_name: str, method: str, batch_size: int, seq_len: int, 
     base = build_base(preset, device, model_path, seed)
     runner = Runner(spec, wrap(base, spec, preset, _targets(base, targets), rank), device)
     runner.batch = make_batch(preset, base.config, batch_size, seq_len, device, seed)
-    after_build = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
+    after_build = peak_rss_mb()
     for _ in range(steps):
         runner.step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     return {"peak_rss_mb": round(peak, 1), "rss_after_build_mb": round(after_build, 1)}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set in MiB: VmHWM of /proc/self/status where there is one.
+
+    Not getrusage's ru_maxrss on Linux: a child inherits its parent's peak across fork and exec (the
+    kernel folds the old address space's high-water mark into the new process's), so a worker spawned by a
+    4 GB benchmark would report 4 GB whatever it did. VmHWM belongs to the address space exec created.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB -> MiB
+    except OSError:
+        pass
+    import resource  # no procfs (macOS: bytes)
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 1024
 
 
 def _spawn_memory_worker(args: dict[str, Any]) -> dict[str, float]:
@@ -288,7 +306,7 @@ def bench_step(preset: str = "minilm", methods: list[str] | tuple[str, ...] = DE
             "step": "forward, backward, optimizer.step, update_and_allocate (adalora, hyperadalora), zero_grad",
             "memory": ("CUDA max_memory_allocated during the step, all methods resident (shared base weights)"
                        if dev.type == "cuda" else
-                       "peak RSS (ru_maxrss) of a separate process per method and batch size: interpreter, "
+                       "peak RSS (VmHWM) of a separate process per method and batch size: interpreter, "
                        f"torch/transformers/peft, weights, activations, grads, optimizer, allocator caches; "
                        f"{memory_steps} steps; nothing subtracted"),
         },
