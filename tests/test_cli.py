@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent / "train"))
-from train_fixtures import write_rte, write_tiny_bert  # noqa: E402
-
-from hyperadalora import cli  # noqa: E402
-from hyperadalora.train import TrainConfig  # noqa: E402
+from hyperadalora import cli
+from hyperadalora.train import TrainConfig
+from tests.train.train_fixtures import write_rte, write_tiny_bert
 
 torch.set_num_threads(1)  # tiny models on a shared 2-core machine (see tests/train/conftest.py)
 

@@ -93,10 +93,14 @@ def train_config_from_args(args: argparse.Namespace) -> object:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from accelerate import PartialState
+
     from .train.loop import train
 
     cfg = train_config_from_args(args)
     summary = train(cfg)
+    if not PartialState().is_main_process:  # under torchrun every process returns; one reports
+        return 0
     if "stopped_at" in summary:
         print(f"stopped after step {summary['stopped_at']} of {summary['steps']}; continue with "
               f"`hyperadalora train --out {cfg.out} --resume`")

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from train_fixtures import write_rte, write_tiny_bert
 
 from hyperadalora.train import TrainConfig
+
+from .train_fixtures import write_rte, write_tiny_bert
 
 # One thread: these models are tiny, and on a shared 2-core machine OpenMP threads waiting on each other cost
 # far more than they gain.

@@ -208,3 +208,17 @@ def test_instruction_tuning_on_stories260k(tmp_path):
     metrics = summary["final_metrics"]
     assert set(metrics) == {"heldout_loss", "bleu4", "rouge1"}
     assert math.isfinite(metrics["heldout_loss"]) and 0 <= metrics["rouge1"] <= 100
+
+
+@pytest.mark.parametrize("method", ["hyperadalora", "adalora"])
+def test_bf16_autocast_and_gradient_checkpointing(make_cfg, method):
+    cfg = make_cfg(method=method, mixed_precision="bf16", gradient_checkpointing=True)
+    train(cfg)
+    steps = [r for r in read_log(cfg.out) if r["kind"] == "train"]
+    assert len(steps) == 4 and all(math.isfinite(r["loss"]) for r in steps)
+
+
+def test_tensorboard_through_accelerate(make_cfg):
+    cfg = make_cfg(method="head", tensorboard=True)
+    train(cfg)
+    assert list(Path(cfg.out, "tensorboard").rglob("events.out.tfevents.*"))

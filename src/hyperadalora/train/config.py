@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import GENERATIONS, HYPERNET_KINDS, IMPORTANCES, INIT_LAMBDAS, HyperAdaLoraConfig
 from ..errors import UserInputError
 
 METHODS = ("hyperadalora", "adalora", "lora", "head")
@@ -30,6 +31,12 @@ def _f(default: Any, help: str, **meta: Any) -> Any:
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata={"help": help, **meta})
     return field(default=default, metadata={"help": help, **meta})
+
+
+def _core(name: str, **meta: Any) -> Any:
+    """A field mirroring HyperAdaLoraConfig's `name`: same default, same help."""
+    core = next(f for f in dataclasses.fields(HyperAdaLoraConfig) if f.name == name)
+    return _f(core.default, core.metadata["help"], **meta)
 
 
 @dataclass
@@ -93,21 +100,21 @@ class TrainConfig:
     beta1: float = _f(0.85, "EMA coefficient of sensitivity (adalora; hyperadalora with importance=sensitivity).")
     beta2: float = _f(0.85, "EMA coefficient of uncertainty (adalora; hyperadalora with importance=sensitivity).")
 
-    # --- HyperAdaLoRA only ---------------------------------------------------------------------
-    hypernet: str = _f("attention", "Hypernetwork kind: attention, mlp or cnn.", choices=("attention", "mlp", "cnn"))
-    hypernet_hidden: int = _f(64, "Hidden width of each hypernetwork.")
-    hypernet_heads: int = _f(4, "Attention heads of the hypernetworks (attention kind); divides hypernet_hidden.")
-    hypernet_layers: int = _f(1, "Blocks per hypernetwork.")
-    hypernet_ffn: int = _f(256, "Feed-forward width inside each hypernetwork block.")
-    hypernet_dropout: float = _f(0.0, "Dropout inside the hypernetworks.")
-    generation: str = _f("increment", "increment (S moves by the change of the hypernetwork's output) or literal "
-                                      "(the paper's S <- H(S)); see docs/method.md.", choices=("increment", "literal"))
-    importance: str = _f("magnitude", "Pruning score: magnitude |λ| (the paper) or sensitivity (AdaLoRA's).",
-                         choices=("magnitude", "sensitivity"))
-    init_lambda: str = _f("zero", "Initial Λ: zero (as AdaLoRA) or normal.", choices=("zero", "normal"))
-    init_std: float = _f(0.02, "Std of the initial P and Q.")
-    normalize_tokens: bool = _f(True, "Feed the hypernetworks the state divided by init_std (docs/method.md).")
-    position_encoding: bool = _f(True, "Add position codes to the hypernetworks' tokens (docs/method.md).")
+    # --- HyperAdaLoRA only: default and help taken from HyperAdaLoraConfig, so they cannot drift ----
+    hypernet: str = _core("hypernet", choices=HYPERNET_KINDS)
+    hypernet_hidden: int = _core("hypernet_hidden")
+    hypernet_heads: int = _core("hypernet_heads")
+    hypernet_layers: int = _core("hypernet_layers")
+    hypernet_ffn: int = _core("hypernet_ffn")
+    hypernet_dropout: float = _core("hypernet_dropout")
+    attention_block: int | None = _core("attention_block")
+    generation: str = _core("generation", choices=GENERATIONS)
+    importance: str = _core("importance", choices=IMPORTANCES)
+    init_lambda: str = _core("init_lambda", choices=INIT_LAMBDAS)
+    init_std: float = _core("init_std")
+    lambda_scale: float = _core("lambda_scale")
+    normalize_tokens: bool = _core("normalize_tokens")
+    position_encoding: bool = _core("position_encoding")
 
     # --- evaluation, logging, checkpoints --------------------------------------------------------
     eval_every: int | None = _f(None, "Evaluate every N optimizer steps (and always at the end). None: only at the end.")
@@ -188,6 +195,10 @@ class TrainConfig:
             bad("target_r", f"must be smaller than init_r ({self.target_r} >= {self.init_r}); lower target_r or raise init_r")
         if self.hypernet_hidden % self.hypernet_heads:
             bad("hypernet_heads", f"must divide hypernet_hidden ({self.hypernet_hidden} % {self.hypernet_heads} != 0)")
+        if self.attention_block is not None and self.attention_block < 1:
+            bad("attention_block", f"must be a positive integer (or unset), got {self.attention_block!r}")
+        if not self.lambda_scale > 0:
+            bad("lambda_scale", f"must be > 0, got {self.lambda_scale!r}")
         if self.max_steps is not None and self.method in ("hyperadalora", "adalora") \
                 and self.tinit >= self.max_steps - self.tfinal:
             bad("tinit", f"tinit ({self.tinit}) must be < max_steps - tfinal ({self.max_steps} - {self.tfinal}): "

@@ -554,11 +554,15 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     step (checkpointed) and returns {"stopped_at": step, ...}; `cfg.resume` continues it.
     """
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
     from accelerate.utils import broadcast_object_list, set_seed
     from transformers import get_scheduler
 
     cfg.validate()
     out = Path(cfg.out)
+    # accelerate keeps one AcceleratorState per process; a second run in the same process (tests, notebooks) may
+    # use another precision. The process group (PartialState) is kept.
+    AcceleratorState._reset_state()
     # torchrun on a machine without CUDA: accelerate joins the process group (gloo) only when told cpu=True.
     cpu_group = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     accelerator = Accelerator(cpu=cpu_group, mixed_precision=_mixed_precision(cfg),
