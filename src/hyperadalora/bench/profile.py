@@ -126,13 +126,16 @@ def breakdown(model: nn.Module, run_step: Callable[[bool], Any], steps: int, cud
     seq_category: dict[int, str | None] = {}
     forward: dict[str, float] = defaultdict(float)
     region_ms: dict[str, float] = defaultdict(float)
-    for e in events:
+    # An op records the sequence number the NEXT autograd node will get; an op that creates no node (a no-op
+    # cast, say) shares it with the op that does, which may run later in another region. The node's creator
+    # is the last op, in time, to record the number: the last one wins.
+    for e in sorted(events, key=lambda e: e.time_range.start):
         if e.name.startswith("phase::"):
             phase_ms[e.name[len("phase::"):]] += span(e)
         elif e.name in CATEGORIES:
             region_ms[(_phase_of(e) or "?") + "/" + e.name] += span(e)
         elif e.sequence_nr >= 0 and not e.name.startswith("autograd::") and _phase_of(e) == "forward":
-            seq_category.setdefault(e.sequence_nr, _nearest_region(e))
+            seq_category[e.sequence_nr] = _nearest_region(e)
 
     # The autograd engine runs CUDA backward on its own thread, outside the phase::backward region: every
     # evaluate_function event is backward work, and on CUDA the phase total is their sum.
