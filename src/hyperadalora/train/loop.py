@@ -597,6 +597,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             (out / LOG_FILE).unlink(missing_ok=True)
             ckpt.atomic_write_text(out / CONFIG_FILE, json.dumps(cfg.to_dict(), indent=2) + "\n")
         ckpt.remove_stale(out / CHECKPOINTS)
+        for stale in [*out.glob(".*.tmp-*"), *out.glob(f".{ADAPTER_DIR}.old-*")]:  # left by a killed writer
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
     accelerator.wait_for_everyone()
     if cfg.tensorboard:
         accelerator.init_trackers("tensorboard", config={k: v for k, v in cfg.to_dict().items()
