@@ -159,3 +159,9 @@ def test_python_dash_m_exits_2_on_bad_input(tmp_path):
     assert result.stderr.strip() == ("error: task: unknown task 'wnlii' (did you mean 'wnli'?); choose one of rte, wnli, "
                                      "qnli, mnli, sst2, cola, mrpc, qqp, instruct")
     assert not (tmp_path / "r").exists()
+
+
+def test_unknown_subcommand_suggests_the_closest(capsys):
+    assert run_main(["trian"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "did you mean 'train'?" in err and "\n" not in err

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import difflib
 import json
+import re
 import sys
 import typing
 from collections.abc import Callable, Sequence
@@ -31,6 +32,10 @@ class _Parser(argparse.ArgumentParser):
                 if close:
                     message += f" (did you mean {close[0]}?)"
                     break
+        choice = re.search(r"invalid choice: '([^']*)'", message)
+        if choice:
+            close = difflib.get_close_matches(choice.group(1), list(COMMANDS), n=1)
+            message += f" (did you mean {close[0]!r}?)" if close else ""
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
