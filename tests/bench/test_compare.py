@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hyperadalora.bench import compare
-from hyperadalora.bench.report import load_run, smooth, steps_to_target, summarize
+from hyperadalora.bench.report import load_run, render_report, smooth, steps_to_target, summarize
 from hyperadalora.errors import UserInputError
 
 
@@ -113,6 +113,21 @@ def test_summary_targets_ratios_and_floor(tmp_path):
     assert fast["step_ratio90_vs_baseline"] == pytest.approx(fast["steps_to_target90"] / base["steps_to_target90"])
     assert fast["step_ratio90_vs_baseline"] < 1
     assert head["final_total_rank"] is None
+
+
+def test_a_stopped_run_is_reported_as_incomplete(tmp_path):
+    runs = synthetic_runs(tmp_path, seeds=(0,))
+    stopped = tmp_path / "stopped"
+    write_run(stopped, "hyperadalora", 0, RATES["hyperadalora"], steps=30)
+    (stopped / "summary.json").unlink()
+    (stopped / "config.json").write_text(json.dumps({"method": "hyperadalora", "lr": 1e-3, "max_steps": 100}))
+    runs["hyperadalora"] = [load_run(stopped, "hyperadalora", 0)]
+    s = summarize(runs, baseline="adalora", window=10, floor="head")
+    assert s["incomplete"] == ["hyperadalora"]
+    assert s["variants"]["hyperadalora"]["steps"] == 30 and not s["variants"]["hyperadalora"]["complete"]
+    s.update({"plan": {}, "provenance": {}})
+    text = render_report(s)
+    assert "INCOMPLETE: stopped at step 30 of 100" in text and "Incomplete comparison" in text
 
 
 def test_given_target_and_unlearned_baseline(tmp_path):

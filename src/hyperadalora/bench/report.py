@@ -48,6 +48,11 @@ class RunData:
     config: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def complete(self) -> bool:
+        """False for a run that was stopped before it finished (no summary.json)."""
+        return bool(self.summary)
+
 
 # --- curves ------------------------------------------------------------------------------------
 def smooth(values: list[float], window: int = DEFAULT_WINDOW) -> list[float]:
@@ -199,6 +204,8 @@ def summarize(runs: dict[str, list[RunData]], baseline: str, window: int = DEFAU
         ranks = [r.total_rank[n - 1] for r in rs if r.total_rank[n - 1] is not None]
         out["variants"][name] = {
             "seeds": [r.seed for r in rs],
+            "complete": all(r.complete for r in rs),
+            "planned_steps": rs[0].config.get("max_steps"),
             "method": rs[0].summary.get("method", rs[0].config.get("method")),
             "lr": lrs[0] if len(lrs) == 1 else lrs,
             "steps": v["steps"][-1],
@@ -230,6 +237,7 @@ def summarize(runs: dict[str, list[RunData]], baseline: str, window: int = DEFAU
             v["beats_floor"] = v["final_smoothed_loss"]["mean"] < f
             v["margin_vs_floor"] = f - v["final_smoothed_loss"]["mean"]
     out["baseline_learned"] = b["relative_drop"] >= LEARNED_DROP
+    out["incomplete"] = [name for name, v in out["variants"].items() if not v["complete"]]
     return out
 
 
@@ -316,6 +324,11 @@ def render_report(summary: dict[str, Any]) -> str:
             cells = [_fmt(r["losses"].get(f"{g:g}")) if r["losses"].get(f"{g:g}") is not None else "diverged"
                      for g in sweep["grid"]]
             lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {r['chosen']:g} |")
+    if summary.get("incomplete"):
+        lines += ["", f"**Incomplete comparison:** {', '.join(f'`{n}`' for n in summary['incomplete'])} stopped "
+                      "before the planned number of steps (out of time). Their figures cover only the steps they "
+                      "ran: \"not reached\" there means not reached *by the step where the run stopped*; no "
+                      "conclusion about them is drawn from this folder."]
     lines += [
         "",
         "## Results",
@@ -336,7 +349,9 @@ def render_report(summary: dict[str, Any]) -> str:
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, v in summary["variants"].items():
         lr = v["lr"] if not isinstance(v["lr"], list) else ", ".join(f"{x:g}" for x in v["lr"])
-        row = [f"`{name}`", f"{lr:g}" if isinstance(lr, float) else str(lr),
+        label = f"`{name}`" if v.get("complete", True) else \
+            f"`{name}` **INCOMPLETE: stopped at step {v['steps']} of {v.get('planned_steps')}**"
+        row = [label, f"{lr:g}" if isinstance(lr, float) else str(lr),
                _fmt(v["start_loss"]["mean"]), _fmt_ms(v["final_smoothed_loss"]),
                _fmt_target(v), _fmt(v["seconds_to_target"], 1),
                _fmt(v["step_ratio_vs_baseline"], 3), _fmt(v["time_ratio_vs_baseline"], 3),
