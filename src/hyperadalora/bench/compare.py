@@ -244,12 +244,18 @@ def run_plan(plan: Plan, out: Path, train_fn: TrainFn, keep_checkpoints: bool = 
     return runs
 
 
-def collect_runs(plan: Plan, out: Path) -> dict[str, list[RunData]]:
-    """Load the finished runs of a plan without training (for --report-only)."""
+def collect_runs(plan: Plan, out: Path, reuse_from: list[Path] | None = None) -> dict[str, list[RunData]]:
+    """Load the runs of a plan without training (for --report-only): finished ones, identical finished ones from
+    `reuse_from` (copied in), and stopped ones (reported as incomplete)."""
     runs: dict[str, list[RunData]] = {}
     for v in plan.variants:
         for seed in plan.seeds:
             run_dir = out / "runs" / v.name / f"seed{seed}"
+            source = None if (run_dir / "log.jsonl").is_file() else \
+                _find_identical(plan.train_fields(v, seed, str(run_dir)), reuse_from or [])
+            if source is not None:
+                shutil.copytree(source, run_dir, ignore=shutil.ignore_patterns("checkpoints"))
+                (run_dir / "reused_from.txt").write_text(f"{source}\n")
             if (run_dir / "log.jsonl").is_file():
                 runs.setdefault(v.name, []).append(load_run(run_dir, v.name, seed))
     if plan.baseline not in runs:
@@ -325,7 +331,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "jobs, 1 thread avoids OpenMP oversubscription (measured 4x faster here)")
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep each run's checkpoints/ folder")
     parser.add_argument("--report-only", action="store_true",
-                        help="train nothing: rebuild summary.json, report.md and plots from the finished runs in --out")
+                        help="train nothing: rebuild summary.json, report.md and plots from the runs in --out (stopped runs "
+                             "are marked incomplete; identical finished runs in --reuse-from are copied in)")
 
 
 def run(args: argparse.Namespace, train_fn: TrainFn | None = None) -> int:
@@ -364,7 +371,7 @@ def run(args: argparse.Namespace, train_fn: TrainFn | None = None) -> int:
                      "the preset's / --lr rate")
     plan_dict = plan.to_dict()
     if args.report_only:
-        runs = collect_runs(plan, out)
+        runs = collect_runs(plan, out, [Path(d) for d in args.reuse_from])
         previous = out / "summary.json"
         if previous.is_file() and sweep is None:  # keep how the rates were chosen when only re-rendering
             old = json.loads(previous.read_text())
