@@ -411,13 +411,16 @@ def _ratios(methods: dict[str, Any], times: dict[str, list[dict[str, float]]] | 
 
 def format_table(result: dict[str, Any]) -> str:
     """Markdown tables: the paper's Table 4 layout (memory, latency per method) with the ratios, then the
-    hypernetwork's share of the step where it was profiled."""
+    hypernetwork's share of the step where it was profiled.
+
+    Time ratios are the median of the per-round ratios [their IQR] (each round runs every method once, so
+    a round's ratio cancels the machine's drift), then the ratio of the medians in parentheses."""
     names = result["methods"]
     ratio_keys = [f"{REFERENCE}/{d}" for d in ("adalora", "lora") if d in names and REFERENCE in names]
     head = ["batch"]
     for n in names:
         head += [f"{n} mem MB", f"{n} ms (IQR)"]
-    head += [f"{k} time" for k in ratio_keys] + [f"{k} mem" for k in ratio_keys]
+    head += [f"{k} time: paired [IQR] (of medians)" for k in ratio_keys] + [f"{k} mem" for k in ratio_keys]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in result["results"]:
         row = [str(e["batch_size"])]
@@ -431,20 +434,24 @@ def format_table(result: dict[str, Any]) -> str:
             row += [f"{mem_v:.0f}" if mem_v is not None else "-",
                     f"{m['step_ms']['median']:.1f} ({m['step_ms']['iqr']:.1f})"]
         for k in ratio_keys:
-            row.append(f"{e['ratios'][k]['time']:.3f}")
+            r = e["ratios"][k]
+            q1, q3 = r["time_paired_iqr"]
+            row.append(f"{r['time_paired_median']:.3f} [{q1:.3f}, {q3:.3f}] ({r['time']:.3f})")
         for k in ratio_keys:
             v = e["ratios"][k].get("memory")
             row.append(f"{v:.3f}" if v is not None else "-")
         lines.append("| " + " | ".join(row) + " |")
     options = [n for n in names if n.startswith(REFERENCE + ":")]
     if options:
-        lines += ["", "| option | batch | ms (IQR) | /adalora | /lora | /default hyperadalora |", "|---|---|---|---|---|---|"]
+        lines += ["", "| option | batch | ms (IQR) | /adalora paired | /lora paired | /default hyperadalora (medians) |",
+                  "|---|---|---|---|---|---|"]
         for e in result["results"]:
             if "error" in e:
                 continue
             for n in options:
                 m = e["methods"][n]["step_ms"]
-                cells = [f"{e['ratios'].get(f'{n}/{d}', {}).get('time', float('nan')):.3f}" for d in ("adalora", "lora")]
+                cells = [f"{e['ratios'].get(f'{n}/{d}', {}).get('time_paired_median', float('nan')):.3f}"
+                         for d in ("adalora", "lora")]
                 ref = e["methods"].get(REFERENCE)
                 cells.append(f"{m['median'] / ref['step_ms']['median']:.3f}" if ref else "-")
                 lines.append(f"| {n} | {e['batch_size']} | {m['median']:.1f} ({m['iqr']:.1f}) | " + " | ".join(cells) + " |")
@@ -491,6 +498,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="JSON file to write (refused if it exists, unless --overwrite)")
     parser.add_argument("--md", default=None, help="also write the table as Markdown to this file")
     parser.add_argument("--overwrite", action="store_true", help="replace existing --out / --md files")
+    parser.add_argument("--table-from", default=None, metavar="JSON",
+                        help="print the table of an existing result file and exit (measures nothing)")
     parser.add_argument("--_memory-worker", dest="memory_worker", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -501,6 +510,12 @@ def run(args: argparse.Namespace) -> int:
         out = memory_worker(args.preset, args.methods[0], args.batch_sizes[0], args.seq_len, args.device,
                             args.model_path, args.targets, rank, args.memory_steps, args.threads, args.seed)
         print(json.dumps(out))
+        return 0
+    if args.table_from:
+        try:
+            print(format_table(json.loads(Path(args.table_from).read_text())))
+        except (OSError, json.JSONDecodeError, KeyError) as e:
+            raise UserInputError(f"{args.table_from}: not a readable `hyperadalora bench` result ({e!r})") from None
         return 0
     for path in (args.out, args.md):
         if path and Path(path).exists() and not args.overwrite:
