@@ -13,6 +13,15 @@ export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=1
 R=benchmarks/results
 S=${STAGE:-/tmp/stage}
 
+# calibration (before the presets' rates were fixed; copied here from /tmp and re-rendered with --report-only,
+# so their report.md shows the --report-only command; the training commands were these):
+#   compare_lr-sweep_sst2_adalora: AdaLoRA's rate on SST-2 (chosen 1e-2)
+hyperadalora compare --experiment nlu-convergence --task sst2 --methods adalora --seeds 1 --steps 80 --lr-sweep \
+    --sweep-grid 3e-3,1e-2,3e-2 --sweep-steps 80 --threads 1 --out $S/../calib/sst2_adalora
+#   compare_calibration_rte_adalora: does AdaLoRA learn RTE at 1e-2? (stopped at step 84 of 150: flat)
+hyperadalora compare --experiment nlu-convergence --task rte --methods adalora --seeds 1 --steps 150 --threads 1 \
+    --out $S/../calib/rte_adalora
+
 # staging of the baselines (the same presets, restricted to the arms that do not depend on HyperAdaLoRA)
 hyperadalora compare --experiment nlu-convergence --task mnli --methods adalora,lora,head --seeds 1 --threads 1 --out $S/nlu_mnli
 hyperadalora compare --experiment nlu-convergence --task sst2 --methods adalora,lora,head --seeds 1 --threads 1 --out $S/nlu_sst2

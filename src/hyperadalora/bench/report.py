@@ -368,7 +368,8 @@ def render_report(summary: dict[str, Any]) -> str:
         "## Did the baseline learn?",
         "",
         f"`{summary['baseline']}`: start loss {_fmt(b['start_loss']['mean'])} → final smoothed loss "
-        f"{_fmt(b['final_smoothed_loss']['mean'])} ({b['relative_drop'] * 100:.1f} % lower; "
+        f"{_fmt(b['final_smoothed_loss']['mean'])} ({abs(b['relative_drop']) * 100:.1f} % "
+        f"{'lower' if b['relative_drop'] >= 0 else 'higher'}; "
         f"{LEARNED_DROP * 100:.0f} % required).",
         "",
         f"**baseline learned: {'yes' if summary['baseline_learned'] else 'no'}**" +
