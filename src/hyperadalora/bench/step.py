@@ -4,7 +4,9 @@ Every method trains the same model (one shared set of frozen base weights), with
 modules, on the same random batches. A step is forward, backward, optimizer step, update_and_allocate
 (AdaLoRA, HyperAdaLoRA) and zero_grad. After warm-up the methods are interleaved step by step, the order
 rotated every round, so that drift of a shared machine hits all methods alike; the table gives the median
-and the inter-quartile range, and the ratios HyperAdaLoRA/AdaLoRA and HyperAdaLoRA/LoRA.
+and the inter-quartile range per method, and the ratios HyperAdaLoRA/AdaLoRA and HyperAdaLoRA/LoRA as the
+median [IQR] of the per-round ratios (and the ratio of the medians). On a loaded CPU use --threads 1:
+OpenMP threads that outnumber the free cores stall at barriers.
 
 Memory: on CUDA the peak allocated during a step (torch.cuda.max_memory_allocated), all three methods
 resident in the process (shared base weights, each method's adapters and optimizer state); on CPU the peak
@@ -12,7 +14,7 @@ resident set (VmHWM) of a separate process per method and batch size, which buil
 runs a few steps: interpreter, libraries (torch, transformers, peft), weights, activations, gradients,
 optimizer state and allocator caches, nothing subtracted.
 
-    hyperadalora bench --preset minilm --batch-sizes 1 8 32 --threads 2 --out benchmarks/results/x.json
+    hyperadalora bench --preset minilm --batch-sizes 1 8 32 --threads 1 --out benchmarks/results/x.json
     python -m hyperadalora.bench.step --preset tiny --batch-sizes 1 2 --repeats 2 --out /tmp/b.json
 """
 
