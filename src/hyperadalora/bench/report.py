@@ -232,7 +232,7 @@ def summarize(runs: dict[str, list[RunData]], baseline: str, window: int = DEFAU
         v["time_ratio_vs_baseline"] = _ratio(v["seconds_to_target"], b["seconds_to_target"])
         v["step_ratio90_vs_baseline"] = _ratio(v["steps_to_target90"], b["steps_to_target90"])
         v["time_ratio90_vs_baseline"] = _ratio(v["seconds_to_target90"], b["seconds_to_target90"])
-        if floor in out["variants"] and name != floor:
+        if floor in out["variants"] and name != floor and v["complete"] and out["variants"][floor]["complete"]:
             f = out["variants"][floor]["final_smoothed_loss"]["mean"]
             v["beats_floor"] = v["final_smoothed_loss"]["mean"] < f
             v["margin_vs_floor"] = f - v["final_smoothed_loss"]["mean"]
@@ -384,6 +384,9 @@ def render_report(summary: dict[str, Any]) -> str:
                   f"`{floor}` (classifier only, no adapters) ends at {_fmt(f['final_smoothed_loss']['mean'])}.", ""]
         for name, v in summary["variants"].items():
             if name == floor:
+                continue
+            if "beats_floor" not in v:
+                lines.append(f"- `{name}`: not compared (a run stopped before its planned steps)")
                 continue
             verdict = "beats the floor" if v["beats_floor"] else "does NOT beat the floor"
             lines.append(f"- `{name}`: {_fmt(v['final_smoothed_loss']['mean'])}, {verdict} "
