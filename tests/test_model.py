@@ -269,6 +269,6 @@ def test_corrupt_weights_file_is_named(tmp_path):
 def test_every_hypernet_kind_trains(kind):
     model, _ = wrap("bert", hypernet=kind)
     batch = tiny_batch("bert")
-    first = float(model.train()(**batch)["task_loss"])
-    train_steps(model, batch, 15, lr=3e-2)
-    assert float(model.train()(**batch)["task_loss"]) < first
+    first = float(model.train()(**batch)["task_loss"].detach())
+    train_steps(model, batch, 15, lr=1e-2)
+    assert float(model.train()(**batch)["task_loss"].detach()) < 0.8 * first
