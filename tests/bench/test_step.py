@@ -39,7 +39,8 @@ def test_bench_tiny_end_to_end_writes_json(tmp_path, capsys):
     assert 0 < profile["hypernet_share"] < 1
     assert result["results"][1]["profile"]["lora"]["hypernet_ms"] == 0
     table = capsys.readouterr().out
-    assert "hyperadalora/adalora time" in table and md.read_text().startswith("Command: `hyperadalora bench")
+    assert "hyperadalora/adalora time: paired" in table and md.read_text().startswith("Command: `hyperadalora bench")
+    assert main(["--table-from", str(out)]) == 0 and capsys.readouterr().out.strip() == table.strip()
 
 
 def test_bench_causal_preset_shares_base_weights():
