@@ -15,6 +15,7 @@ State and generation (docs/method.md has the why of each choice):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -188,22 +189,26 @@ class HyperAdaLoraModel(nn.Module):
         R_lam = (H["lam"](self.lam.reshape(1, -1, 1) / s_lam) * s_lam).view_as(self.lam)  # (1, n·r, 1) -> (n, r)
         return R_P, R_Q, R_lam
 
+    @contextlib.contextmanager
     def _hypernet_rng(self):
         """Hypernetwork dropout draws from a stream seeded by (seed, step): identical on every process."""
         if not (self.adapter_config.hypernet_dropout > 0 and self.training):
-            return torch.random.fork_rng(enabled=False)
+            yield
+            return
         device = self.lam.device
-        ctx = torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(self.adapter_config.seed * 1_000_003 + int(self.step))  # host sync: dropout only
+            yield
 
-        class _Seeded:
-            def __enter__(s):
-                ctx.__enter__()
-                torch.manual_seed(self.adapter_config.seed * 1_000_003 + int(self.step))
-
-            def __exit__(s, *exc):
-                return ctx.__exit__(*exc)
-
-        return _Seeded()
+    @torch.no_grad()
+    def _residuals_without_dropout(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
+        """R of the current hypernetworks in eval mode: what the increment commit subtracts and adds."""
+        was = self.hypernets.training
+        self.hypernets.eval()
+        try:
+            return self._residuals()
+        finally:
+            self.hypernets.train(was)
 
     def _generate(self) -> _Triplets:
         """The training-forward triplets, with a graph into the hypernetworks, and the orthogonality term."""
@@ -218,11 +223,7 @@ class HyperAdaLoraModel(nn.Module):
             G_Q = {k: S_Q[k] + (R_Q[k] - R_Q[k].detach()) for k in S_Q}
             G_lam = self.lam + (R_lam - R_lam.detach())
             if cfg.hypernet_dropout > 0:  # the commit must subtract a dropout-free residual
-                with torch.no_grad():
-                    was = self.hypernets.training
-                    self.hypernets.eval()
-                    R_P, R_Q, R_lam = self._residuals()
-                    self.hypernets.train(was)
+                R_P, R_Q, R_lam = self._residuals_without_dropout()
             cache = {"P": {k: v.detach() for k, v in R_P.items()}, "Q": {k: v.detach() for k, v in R_Q.items()},
                      "lam": R_lam.detach()}
         else:
@@ -310,11 +311,7 @@ class HyperAdaLoraModel(nn.Module):
         self._current = None
         if gen is not None and gen.cache is not None:
             if cfg.generation == "increment":
-                with self._hypernet_rng():
-                    was = self.hypernets.training
-                    self.hypernets.eval()
-                    R_P, R_Q, R_lam = self._residuals()
-                    self.hypernets.train(was)
+                R_P, R_Q, R_lam = self._residuals_without_dropout()
                 for k in self.p_groups:
                     getattr(self, f"P_{k}").add_(R_P[k] - gen.cache["P"][k])
                 for k in self.q_groups:
