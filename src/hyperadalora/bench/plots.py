@@ -55,13 +55,7 @@ def plot_loss(runs: dict[str, list[RunData]], path: str | Path, x: str = "step",
     ax.set_ylabel("training task loss")
     ax.set_title(f"{title}\ntask loss, {kind}; band = min–max over seeds" if title else
                  f"task loss, {kind}; band = min–max over seeds", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path)
 
 
 def plot_rank(runs: dict[str, list[RunData]], path: str | Path, x: str = "step", title: str = "") -> Path | None:
@@ -85,13 +79,7 @@ def plot_rank(runs: dict[str, list[RunData]], path: str | Path, x: str = "step",
     ax.set_xlabel("optimizer step" if x == "step" else "wall-clock seconds (mean over seeds)")
     ax.set_ylabel("total rank (unmasked singular values)")
     ax.set_title(f"{title}\nrank budget (first seed)" if title else "rank budget (first seed)", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path)
 
 
 def write_plots(runs: dict[str, list[RunData]], out_dir: str | Path, x_axes: tuple[str, ...] = X_AXES,
@@ -107,3 +95,14 @@ def write_plots(runs: dict[str, list[RunData]], out_dir: str | Path, x_axes: tup
         if plot_rank(runs, out_dir / f"rank_by_{x}.png", x=x, title=title) is not None:
             written.append(f"rank_by_{x}.png")
     return written
+
+
+def _save(plt, fig, ax, path: str | Path) -> Path:
+    """Grid, legend, tight layout, write the PNG and free the figure."""
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

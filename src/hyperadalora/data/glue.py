@@ -122,19 +122,23 @@ def get_task(task: str) -> GlueTask:
     return GLUE_TASKS[key]
 
 
-def _decoded_lines(path: Path) -> list[str]:
-    """The file's lines, decoded as UTF-8 (BOM dropped); bad bytes are reported with their line."""
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise UserInputError(f"{path}: file is empty; a GLUE split needs a header line and data rows")
+def decode_utf8(path: Path, raw: bytes) -> str:
+    """`raw` (the bytes of `path`) decoded as UTF-8 with any BOM dropped; a bad byte is reported with its line."""
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise UserInputError(
             f"{path}: line {line}: invalid UTF-8 byte {raw[err.start]:#04x}; re-encode the file as UTF-8"
         ) from None
-    return text.splitlines()
+
+
+def _decoded_lines(path: Path) -> list[str]:
+    """The file's lines, decoded as UTF-8 (BOM dropped); bad bytes are reported with their line."""
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise UserInputError(f"{path}: file is empty; a GLUE split needs a header line and data rows")
+    return decode_utf8(path, raw).splitlines()
 
 
 def _rows(path: Path, lines: list[str]) -> Iterator[tuple[int, list[str]]]:

@@ -17,6 +17,8 @@ from typing import Any
 
 from hyperadalora.errors import UserInputError
 
+from .glue import decode_utf8
+
 logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
@@ -43,14 +45,7 @@ _HUB_NAME = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 def _read_records(path: Path) -> list[tuple[str, Any]]:
     """(location, record) pairs of a JSON array file or a JSONL file; location reads "record i" / "line n"."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise UserInputError(
-            f"{path}: line {line}: invalid UTF-8 byte {raw[err.start]:#04x}; re-encode the file as UTF-8"
-        ) from None
+    text = decode_utf8(path, path.read_bytes())
     if not text.strip():
         raise UserInputError(f"{path}: file is empty; expected a JSON list of instruction records or JSONL")
     if path.suffix.lower() != ".jsonl":
