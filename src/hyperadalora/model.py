@@ -378,16 +378,8 @@ class HyperAdaLoraModel(nn.Module):
 
     def load_adapter_state_dict(self, sd: dict[str, torch.Tensor], source: str = "state dict") -> None:
         """Load `adapter_state_dict()` output; a missing, extra or mis-shaped tensor is a ValueError naming it."""
-        mine = self.adapter_state_dict()
-        missing, extra = sorted(set(mine) - set(sd)), sorted(set(sd) - set(mine))
-        if missing or extra:
-            what = f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}"
-            raise ValueError(f"{source}: does not match this model's adapters ({what}); was it saved from another "
-                             "base model or config?")
-        for k, v in sd.items():
-            if v.shape != mine[k].shape:
-                raise ValueError(f"{source}: tensor {k} has shape {tuple(v.shape)}, this model expects "
-                                 f"{tuple(mine[k].shape)}: the adapter was saved from another base model shape")
+        check_tensors(self.adapter_state_dict(), sd, source, "adapters", "another base model or config",
+                      ": the adapter was saved from another base model shape")
         with torch.no_grad():
             self.hypernets.load_state_dict({k[len("hypernets."):]: v for k, v in sd.items() if k.startswith("hypernets.")})
             for k, v in sd.items():
@@ -477,6 +469,19 @@ class HyperAdaLoraModel(nn.Module):
             setattr(self.base_model.get_submodule(parent_name) if parent_name else self.base_model, child, adapter.base_layer)
         self.adapters = []
         return self.base_model
+
+
+def check_tensors(expected: dict[str, torch.Tensor], sd: dict[str, torch.Tensor], source: str, what: str,
+                  origin: str, shape_hint: str = "") -> None:
+    """Refuse a state dict whose keys or shapes differ from `expected`, with a one-line ValueError naming one."""
+    missing, extra = sorted(set(expected) - set(sd)), sorted(set(sd) - set(expected))
+    if missing or extra:
+        found = f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}"
+        raise ValueError(f"{source}: does not match this model's {what} ({found}); was it saved from {origin}?")
+    for k, v in expected.items():
+        if tuple(sd[k].shape) != tuple(v.shape):
+            raise ValueError(f"{source}: tensor {k} has shape {tuple(sd[k].shape)}, this model expects "
+                             f"{tuple(v.shape)}{shape_hint}")
 
 
 def _orth(gram: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 
 from ..errors import UserInputError
+from ..model import check_tensors
 from .config import TrainConfig
 
 HEAD_NAMES = ("classifier", "score")  # sequence-classification heads of BERT-like / LLaMA-like models
@@ -115,7 +116,7 @@ class Method:
 
     def load_state_dict(self, sd: dict[str, torch.Tensor], source: str) -> None:
         own = dict(self.named_trainable())
-        _check_keys(own, sd, source)
+        check_tensors(own, sd, source, "trainable tensors", "another model or method")
         with torch.no_grad():
             for n, p in own.items():
                 p.copy_(sd[n])
@@ -294,14 +295,3 @@ def build_method(model: nn.Module, cfg: TrainConfig, causal: bool, total_steps: 
     heads = head_names(model, causal)
     targets = resolve_targets(model, cfg, heads) if cfg.method != "head" else []
     return METHOD_CLASSES[cfg.method](model, cfg, heads, targets, total_steps)
-
-
-def _check_keys(own: dict[str, Any], sd: dict[str, torch.Tensor], source: str) -> None:
-    missing, extra = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
-    if missing or extra:
-        what = f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}"
-        raise ValueError(f"{source}: does not match this model's trainable tensors ({what}); was it saved from "
-                         "another model or method?")
-    for n, p in own.items():
-        if tuple(sd[n].shape) != tuple(p.shape):
-            raise ValueError(f"{source}: tensor {n} has shape {tuple(sd[n].shape)}, this model expects {tuple(p.shape)}")
