@@ -272,3 +272,14 @@ def test_every_hypernet_kind_trains(kind):
     first = float(model.train()(**batch)["task_loss"].detach())
     train_steps(model, batch, 15, lr=1e-2)
     assert float(model.train()(**batch)["task_loss"].detach()) < 0.8 * first
+
+
+def test_generate_uses_the_committed_adapters():
+    model, _ = wrap("llama")
+    batch = tiny_batch("llama")
+    train_steps(model, batch, 3)
+    ids = batch["input_ids"][:1]
+    with torch.no_grad():
+        ours = model.eval().generate(input_ids=ids, max_new_tokens=6, do_sample=False)
+        merged = model.merge_and_unload().generate(input_ids=ids, max_new_tokens=6, do_sample=False)
+    assert torch.equal(ours, merged)

@@ -290,8 +290,11 @@ class HyperAdaLoraModel(nn.Module):
 
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         """Text generation with the committed adapters (no hypernetwork runs)."""
-        self._current = None
-        return self.base_model.generate(*args, **kwargs)
+        self._current = self._committed()  # Λ ⊙ mask · s once, not once per adapter per decoding step
+        try:
+            return self.base_model.generate(*args, **kwargs)
+        finally:
+            self._current = None
 
     def train(self, mode: bool = True) -> HyperAdaLoraModel:
         self._current = None
