@@ -147,6 +147,24 @@ def test_batched_generation_equals_per_module_generation():
                 assert torch.allclose(alone[0].T, R_Q[key][i], atol=1e-6)
 
 
+def test_residual_scale_is_the_output_gain_of_the_p_and_q_hypernetworks():
+    default, _ = wrap("bert")
+    scaled, _ = wrap("bert", residual_scale=0.5)
+    for model in (default, scaled):  # the same non-zero output layers, so the residuals are not all zero
+        torch.manual_seed(1)
+        for net in model.hypernets.values():
+            torch.nn.init.normal_(net.out_proj.weight)
+    with torch.no_grad():
+        (rp0, rq0, rl0), (rp1, rq1, rl1) = default._residuals(), scaled._residuals()
+    ratio = 0.5 / default.adapter_config.init_std  # τ / σ
+    for k in rp0:
+        assert rp0[k].abs().sum() > 0
+        torch.testing.assert_close(rp1[k], rp0[k] * ratio)
+    for k in rq0:
+        torch.testing.assert_close(rq1[k], rq0[k] * ratio)
+    torch.testing.assert_close(rl1, rl0)  # Λ keeps its own scale, lambda_scale
+
+
 def test_position_codes_break_the_symmetry_of_zero_singular_values():
     spreads = {}
     for pos in (True, False):
@@ -283,3 +301,69 @@ def test_generate_uses_the_committed_adapters():
         ours = model.eval().generate(input_ids=ids, max_new_tokens=6, do_sample=False)
         merged = model.merge_and_unload().generate(input_ids=ids, max_new_tokens=6, do_sample=False)
     assert torch.equal(ours, merged)
+
+
+# --- commit_every = K > 1: an anchor kept for K steps -----------------------------------------------
+
+
+def test_commit_every_runs_the_commit_forward_once_per_k_steps():
+    counts = {}
+    for k in (1, 4):
+        model, _ = wrap("bert", commit_every=k)
+        calls: list[int] = []
+        model.hypernets["P"].register_forward_hook(lambda *a, calls=calls: calls.append(1))
+        train_steps(model, tiny_batch("bert"), 8)
+        counts[k] = len(calls) / len(model.p_groups)
+    assert counts == {1: 16, 4: 10}  # 8 generating forwards + 8 commits, or + 2 commits
+
+
+def test_commit_every_the_training_forward_sees_what_eval_sees():
+    model, _ = wrap("bert", commit_every=3, total_step=20, tinit=1, tfinal=2)
+    batch = tiny_batch("bert")
+    opt = torch.optim.AdamW(model.trainable_parameters(), lr=1e-2)
+    moved = False
+    for step in range(1, 8):  # through commits (3, 6) and the steps between
+        view = model._committed()
+        before = {k: v.clone() for k, v in view.P.items()}, view.lam.clone()
+        model.train()
+        out = model(**batch)
+        for k, v in model._current.P.items():
+            assert torch.equal(v.detach(), before[0][k]), (step, k)
+        assert torch.equal(model._current.lam.detach(), before[1]), step
+        out.loss.backward()
+        opt.step()
+        model.update_and_allocate(step)
+        opt.zero_grad()
+        moved |= not torch.equal(model._committed().lam, before[1])
+    assert moved
+    with torch.no_grad():  # eval and the merged model use the same view
+        ours = model.eval()(**batch).logits
+        assert (model.merge_and_unload()(**batch).logits - ours).abs().max() < 1e-5
+
+
+def seeded_steps(model: HyperAdaLoraModel, batch: dict, opt, steps: range) -> None:
+    """Training steps whose dropout masks depend on the step only, as after a resume."""
+    model.train()
+    for step in steps:
+        torch.manual_seed(step)
+        model(**batch).loss.backward()
+        opt.step()
+        model.update_and_allocate(step)
+        opt.zero_grad()
+
+
+@pytest.mark.parametrize("stop", [4, 6])  # mid-window, and right after a commit (no anchor residual yet)
+def test_commit_every_resume_is_bitwise(tmp_path, stop):
+    batch = tiny_batch("bert")
+    straight, _ = wrap("bert", commit_every=3)
+    seeded_steps(straight, batch, torch.optim.AdamW(straight.trainable_parameters(), lr=1e-2), range(1, 10))
+    first, _ = wrap("bert", commit_every=3)
+    opt = torch.optim.AdamW(first.trainable_parameters(), lr=1e-2)
+    seeded_steps(first, batch, opt, range(1, stop + 1))
+    first.save_pretrained(tmp_path)
+    resumed = HyperAdaLoraModel.from_pretrained(tiny_model("bert")[0], tmp_path)
+    opt2 = torch.optim.AdamW(resumed.trainable_parameters(), lr=1e-2)
+    opt2.load_state_dict(opt.state_dict())
+    seeded_steps(resumed, batch, opt2, range(stop + 1, 10))
+    for (k, a), b in zip(straight.adapter_state_dict().items(), resumed.adapter_state_dict().values(), strict=True):
+        assert torch.equal(a, b), k

@@ -69,11 +69,25 @@ class HyperAdaLoraConfig:
         metadata={"help": "σ_Λ: the hypernetwork H_Λ reads Λ/σ_Λ and its residual is scaled by σ_Λ (with "
                           "normalize_tokens). Singular values live on a scale of order 1, P and Q entries on init_std."},
     )
+    residual_scale: float | None = field(
+        default=None,
+        metadata={"help": "τ: the output gain of H_P and H_Q, R = τ·H(S/σ). None: τ = σ = init_std, so the "
+                          "hypernetwork's output is in the units of its input. A larger τ lets one optimizer step "
+                          "of the hypernetwork move P and Q further (docs/method.md, 'Step size')."},
+    )
     generation: str = field(
         default="increment",
         metadata={"help": "'increment': the state moves by the change of the hypernetwork's output caused by its "
                           "optimizer step, S ← S + σ(R(S; Φ_new) − R(S; Φ_old)) (no drift at a flat loss); "
                           "'literal': the paper's recurrence S ← H(S) (docs/method.md)."},
+    )
+    commit_every: int = field(
+        default=1,
+        metadata={"help": "K (generation='increment'): 1 commits S ← S + R(S; Φ_new) − R(S; Φ_old) after every step, "
+                          "as the paper's recurrence feeds every step's state back in. K > 1 keeps an anchor A for K "
+                          "steps: the adapters see A + R(A; Φ) − R(A; Φ_A), and the extra no-grad hypernetwork "
+                          "forward of the commit runs once per K steps (an option that saves step time; "
+                          "docs/method.md)."},
     )
     orth_reg_weight: float = field(default=0.1, metadata={"help": "γ in L = L_task + γ(‖PᵀP−I‖²_F + ‖QQᵀ−I‖²_F) (paper eq. 7)."})
 
@@ -104,7 +118,7 @@ class HyperAdaLoraConfig:
             raise ValueError(f"HyperAdaLoraConfig.{name}: {msg}")
 
         for name in ("init_r", "target_r", "hypernet_hidden", "hypernet_heads", "hypernet_layers",
-                     "hypernet_ffn", "deltaT"):
+                     "hypernet_ffn", "deltaT", "commit_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 bad(name, f"must be a positive integer, got {value!r}")
@@ -114,6 +128,8 @@ class HyperAdaLoraConfig:
             bad("hypernet", f"unknown kind {self.hypernet!r}; choose one of {', '.join(HYPERNET_KINDS)}")
         if self.generation not in GENERATIONS:
             bad("generation", f"unknown value {self.generation!r}; choose one of {', '.join(GENERATIONS)}")
+        if self.commit_every > 1 and self.generation != "increment":
+            bad("commit_every", f"> 1 needs generation='increment' (got {self.generation!r}); set commit_every=1")
         if self.importance not in IMPORTANCES:
             bad("importance", f"unknown value {self.importance!r}; choose one of {', '.join(IMPORTANCES)}")
         if self.init_lambda not in INIT_LAMBDAS:
@@ -128,6 +144,9 @@ class HyperAdaLoraConfig:
             bad("lora_dropout", f"must be in [0, 1), got {self.lora_dropout!r}")
         if not 0 <= self.hypernet_dropout < 1:
             bad("hypernet_dropout", f"must be in [0, 1), got {self.hypernet_dropout!r}")
+        if self.residual_scale is not None and not (isinstance(self.residual_scale, int | float)
+                                                    and self.residual_scale > 0):
+            bad("residual_scale", f"must be None or > 0, got {self.residual_scale!r}")
         for name in ("init_std", "lambda_scale"):
             if not getattr(self, name) > 0:
                 bad(name, f"must be > 0, got {getattr(self, name)!r}")

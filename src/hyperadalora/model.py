@@ -4,13 +4,16 @@ save / load, export to a peft LoRA adapter, merge.
 State and generation (docs/method.md has the why of each choice):
 
     S = (P, Λ, Q)               committed adapter state: buffers, never parameters
-    R_X = σ·H_X(S_X / σ; Φ_X)    residual of the shared hypernetwork X ∈ {P, Λ, Q}; σ = init_std for P and Q,
-                                σ = lambda_scale for Λ
+    R_X = τ·H_X(S_X / σ; Φ_X)    residual of the shared hypernetwork X ∈ {P, Λ, Q}; σ = init_std for P and Q,
+                                σ = lambda_scale for Λ; τ = σ unless residual_scale sets τ for P and Q
     training forward:           'increment': the adapters see S, and ∂L/∂S flows into Φ through R
                                 'literal':   the adapters see S + R  (the paper's P_{i+1} = H_P(P_i))
     update_and_allocate(t):     'increment': S ← S + R(S; Φ_t) − R(S; Φ_{t−1})   (moves only if Φ moved)
                                 'literal':   S ← S + R(S; Φ_{t−1})              (the triplet trained on)
                                 then the rank schedule masks the smallest |λ| (or sensitivities).
+    commit_every = K > 1:       S is an anchor A kept for K steps; the adapters see A + R(A; Φ) − R_A with
+                                R_A = R(A; Φ_A) taken from the first forward after each commit, and the
+                                commit A ← A + R(A; Φ_t) − R_A (one no-grad forward) runs when K divides t.
 """
 
 from __future__ import annotations
@@ -150,6 +153,14 @@ class HyperAdaLoraModel(nn.Module):
                 "lam": build_hypernet(token_dim=1, **kw),  # tokens: every singular value of the model
                 "Q": build_hypernet(token_dim=r, **blocked),  # tokens: columns of Q
             }).to(device)
+        if config.commit_every > 1:  # R_A, the anchor's residual (persistent: resume needs it)
+            self.register_buffer("anchor_lam", torch.zeros(n, r, device=device))
+            for key, idx in p_groups.items():
+                self.register_buffer(f"anchor_P_{key}", torch.zeros(len(idx), int(key), r, device=device))
+            for key, idx in q_groups.items():
+                self.register_buffer(f"anchor_Q_{key}", torch.zeros(len(idx), r, int(key), device=device))
+        self._anchor_pending = True  # R_A is taken from the next generating forward (commit_every > 1)
+        self._view: _Triplets | None = None  # A + R(A; Φ) − R_A for eval / export, until Φ moves
         self.register_buffer("mask", torch.ones(n, r, device=device))
         self.register_buffer("ipt_ema", torch.zeros(n, r, device=device))
         self.register_buffer("unc_ema", torch.zeros(n, r, device=device))
@@ -179,12 +190,13 @@ class HyperAdaLoraModel(nn.Module):
 
     # --- generation --------------------------------------------------------------------------
     def _residuals(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
-        """R = σ·H(S/σ) for every shape group of P and Q and for all singular values at once."""
+        """R = τ·H(S/σ) for every shape group of P and Q and for all singular values at once."""
         cfg = self.adapter_config
         sigma, s_lam = (cfg.init_std, cfg.lambda_scale) if cfg.normalize_tokens else (1.0, 1.0)
+        tau = cfg.residual_scale if cfg.residual_scale is not None else sigma
         H = self.hypernets
-        R_P = {k: H["P"](getattr(self, f"P_{k}") / sigma) * sigma for k in self.p_groups}  # (n_g, d_out, r)
-        R_Q = {k: (H["Q"](getattr(self, f"Q_{k}").transpose(1, 2) / sigma) * sigma).transpose(1, 2)
+        R_P = {k: H["P"](getattr(self, f"P_{k}") / sigma) * tau for k in self.p_groups}  # (n_g, d_out, r)
+        R_Q = {k: (H["Q"](getattr(self, f"Q_{k}").transpose(1, 2) / sigma) * tau).transpose(1, 2)
                for k in self.q_groups}  # tokens are columns: (n_g, d_in, r) -> (n_g, r, d_in)
         R_lam = (H["lam"](self.lam.reshape(1, -1, 1) / s_lam) * s_lam).view_as(self.lam)  # (1, n·r, 1) -> (n, r)
         return R_P, R_Q, R_lam
@@ -217,7 +229,16 @@ class HyperAdaLoraModel(nn.Module):
             R_P, R_Q, R_lam = self._residuals()
         S_P = {k: getattr(self, f"P_{k}") for k in self.p_groups}
         S_Q = {k: getattr(self, f"Q_{k}") for k in self.q_groups}
-        if cfg.generation == "increment":
+        if cfg.generation == "increment" and cfg.commit_every > 1:
+            if self._anchor_pending:  # first forward after a commit: R_A = R(A; Φ_A), so the value is A
+                R0 = self._residuals_without_dropout() if cfg.hypernet_dropout > 0 else (R_P, R_Q, R_lam)
+                self._set_anchor(*R0)
+            A_P, A_Q, A_lam = self._anchor()
+            G_P = {k: S_P[k] + (R_P[k] - A_P[k]) for k in S_P}  # value A + R(A; Φ_t) − R_A, gradient via R
+            G_Q = {k: S_Q[k] + (R_Q[k] - A_Q[k]) for k in S_Q}
+            G_lam = self.lam + (R_lam - A_lam)
+            cache = {"lam_value": G_lam.detach()}  # the pruning score between commits
+        elif cfg.generation == "increment":
             # Value S exactly (x − x = 0 in floating point), gradient into Φ through R.
             G_P = {k: S_P[k] + (R_P[k] - R_P[k].detach()) for k in S_P}
             G_Q = {k: S_Q[k] + (R_Q[k] - R_Q[k].detach()) for k in S_Q}
@@ -237,10 +258,33 @@ class HyperAdaLoraModel(nn.Module):
         orth = sum(_orth(G.transpose(1, 2) @ G) for G in G_P.values()) + sum(_orth(G @ G.transpose(1, 2)) for G in G_Q.values())
         return _Triplets(P=G_P, Q=G_Q, lam=G_lam * self.mask * self.scaling, orth=orth / len(self.adapters), cache=cache)
 
+    def _anchor(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
+        return ({k: getattr(self, f"anchor_P_{k}") for k in self.p_groups},
+                {k: getattr(self, f"anchor_Q_{k}") for k in self.q_groups}, self.anchor_lam)
+
+    @torch.no_grad()
+    def _set_anchor(self, R_P: dict, R_Q: dict, R_lam: torch.Tensor) -> None:
+        A_P, A_Q, A_lam = self._anchor()
+        for k in A_P:
+            A_P[k].copy_(R_P[k])
+        for k in A_Q:
+            A_Q[k].copy_(R_Q[k])
+        A_lam.copy_(R_lam)
+        self._anchor_pending = False
+
     def _committed(self) -> _Triplets:
-        return _Triplets(P={k: getattr(self, f"P_{k}") for k in self.p_groups},
-                         Q={k: getattr(self, f"Q_{k}") for k in self.q_groups},
-                         lam=self.lam * self.mask * self.scaling)
+        """The adapters as they stand: S, or with commit_every > 1 between commits A + R(A; Φ) − R_A."""
+        S_P = {k: getattr(self, f"P_{k}") for k in self.p_groups}
+        S_Q = {k: getattr(self, f"Q_{k}") for k in self.q_groups}
+        if self.adapter_config.commit_every == 1 or self._anchor_pending:
+            return _Triplets(P=S_P, Q=S_Q, lam=self.lam * self.mask * self.scaling)
+        if self._view is None:  # one no-grad hypernetwork forward, reused until Φ moves
+            R_P, R_Q, R_lam = self._residuals_without_dropout()
+            A_P, A_Q, A_lam = self._anchor()
+            self._view = _Triplets(P={k: S_P[k] + (R_P[k] - A_P[k]) for k in S_P},  # as _generate rounds it
+                                   Q={k: S_Q[k] + (R_Q[k] - A_Q[k]) for k in S_Q}, lam=self.lam + (R_lam - A_lam))
+        v = self._view
+        return _Triplets(P=v.P, Q=v.Q, lam=v.lam * self.mask * self.scaling)
 
     def _track_sensitivity(self, G_P: dict, G_Q: dict, G_lam: torch.Tensor) -> None:
         """Accumulate |θ ⊙ ∂L/∂θ| per (module, rank) from hooks on the generated (non-leaf) tensors."""
@@ -312,7 +356,22 @@ class HyperAdaLoraModel(nn.Module):
         cfg = self.adapter_config
         gen = self._current
         self._current = None
-        if gen is not None and gen.cache is not None:
+        self._view = None  # Φ has moved
+        lam_value = self.lam
+        if cfg.commit_every > 1:
+            if gen is not None and gen.cache is not None:
+                lam_value = gen.cache["lam_value"]
+            if global_step % cfg.commit_every == 0 and not self._anchor_pending:
+                R_P, R_Q, R_lam = self._residuals_without_dropout()
+                A_P, A_Q, A_lam = self._anchor()
+                for k in self.p_groups:
+                    getattr(self, f"P_{k}").add_(R_P[k] - A_P[k])
+                for k in self.q_groups:
+                    getattr(self, f"Q_{k}").add_(R_Q[k] - A_Q[k])
+                self.lam.add_(R_lam - A_lam)
+                self._anchor_pending = True
+                lam_value = self.lam
+        elif gen is not None and gen.cache is not None:
             if cfg.generation == "increment":
                 R_P, R_Q, R_lam = self._residuals_without_dropout()
                 for k in self.p_groups:
@@ -339,7 +398,7 @@ class HyperAdaLoraModel(nn.Module):
             score = update_sensitivity(self.ipt_acc, self.ipt_ema, self.unc_ema, cfg.beta1, cfg.beta2)
             self.ipt_acc.zero_()
         else:
-            score = self.lam.abs()
+            score = lam_value.abs()
         if (global_step < T - tfinal and remask) or global_step == T - tfinal:
             self.mask.copy_(mask_to_budget(score, budget))  # after T − tfinal the mask stays as it is
 
@@ -391,7 +450,9 @@ class HyperAdaLoraModel(nn.Module):
             for name, module in self._saved_modules().items():
                 prefix = f"modules_to_save.{name}."
                 module.load_state_dict({k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)})
-        self._current = None
+        self._current = self._view = None
+        # a checkpoint written right after a commit has no anchor residual yet (a host sync, at load time only)
+        self._anchor_pending = int(self.step) % self.adapter_config.commit_every == 0
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         """Write `hyperadalora_model.safetensors` and `hyperadalora_config.json` (each atomically)."""

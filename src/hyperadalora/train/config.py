@@ -109,10 +109,12 @@ class TrainConfig:
     hypernet_dropout: float = _core("hypernet_dropout")
     attention_block: int | None = _core("attention_block")
     generation: str = _core("generation", choices=GENERATIONS)
+    commit_every: int = _core("commit_every")
     importance: str = _core("importance", choices=IMPORTANCES)
     init_lambda: str = _core("init_lambda", choices=INIT_LAMBDAS)
     init_std: float = _core("init_std")
     lambda_scale: float = _core("lambda_scale")
+    residual_scale: float | None = _core("residual_scale")
     normalize_tokens: bool = _core("normalize_tokens")
     position_encoding: bool = _core("position_encoding")
 

@@ -254,8 +254,9 @@ class HyperAdaLoraMethod(Method):
                 lora_dropout=c.lora_dropout, init_lambda=c.init_lambda, init_std=c.init_std, hypernet=c.hypernet,
                 hypernet_hidden=c.hypernet_hidden, hypernet_heads=c.hypernet_heads, hypernet_layers=c.hypernet_layers,
                 hypernet_ffn=c.hypernet_ffn, hypernet_dropout=c.hypernet_dropout, attention_block=c.attention_block,
-                lambda_scale=c.lambda_scale, position_encoding=c.position_encoding, normalize_tokens=c.normalize_tokens,
-                generation=c.generation, orth_reg_weight=c.orth_reg_weight, importance=c.importance,
+                lambda_scale=c.lambda_scale, residual_scale=c.residual_scale, position_encoding=c.position_encoding,
+                normalize_tokens=c.normalize_tokens, generation=c.generation, commit_every=c.commit_every,
+                orth_reg_weight=c.orth_reg_weight, importance=c.importance,
                 tinit=c.tinit, tfinal=c.tfinal, deltaT=c.deltaT, total_step=total_steps, beta1=c.beta1,
                 beta2=c.beta2, modules_to_save=list(self.heads) or None, seed=c.seed)
             return get_hyperadalora_model(model, config)
