@@ -4,11 +4,11 @@ The default HyperAdaLoRA moves every adapter entry only through the shared hyper
 This probe turns chosen state tensors into leaf parameters trained by backprop at AdaLoRA's rate, *in addition*
 to the hypernetworks' increments, and compares the training loss over the same batches:
 
-    generated (default)   P, Λ, Q move only through H_P, H_Λ, H_Q
-    direct P              P also trained directly; Λ, Q only generated
-    direct P,Q / direct Λ
-    direct all            every entry trained directly and by the hypernetworks (a hybrid)
-    direct all, hyper lr 0  the hypernetworks frozen: AdaLoRA's parametrisation in this code
+    generated               P, Λ, Q move only through H_P, H_Λ, H_Q (the default)
+    direct_P                P also trained directly; Λ, Q only generated
+    direct_PQ / direct_lam
+    direct_all              every entry trained directly and by the hypernetworks (a hybrid)
+    direct_all_hyper_lr_0   the hypernetworks frozen: AdaLoRA's parametrisation in this code
 
 Usage (from the repository root, about 10 minutes on one CPU core):
 
@@ -30,13 +30,17 @@ from pathlib import Path
 import torch
 
 VARIANTS = {  # name -> (state tensors trained directly, hypernetwork lr, extra config)
-    "generated (default)": ((), 1e-3, {}),
-    "generated, residual_scale 1": ((), 1e-3, {"residual_scale": 1.0}),
-    "direct Λ": (("lam",), 1e-3, {}),
-    "direct P": (("P",), 1e-3, {}),
-    "direct P,Q": (("P", "Q"), 1e-3, {}),
-    "direct all (hybrid)": (("lam", "P", "Q"), 1e-3, {}),
-    "direct all, hyper lr 0": (("lam", "P", "Q"), 0.0, {}),
+    "generated": ((), 1e-3, {}),  # the default
+    "generated_residual_scale_1": ((), 1e-3, {"residual_scale": 1.0}),
+    "generated_module_heads": ((), 1e-3, {"module_heads": True}),  # one output projection per matrix
+    "generated_module_heads_residual_scale_1": ((), 1e-3, {"module_heads": True, "residual_scale": 1.0}),
+    # hypernetwork width = the model's hidden size (384), as a BERT layer of the base model's width would be
+    "generated_hidden_384": ((), 1e-3, {"hypernet_hidden": 384, "hypernet_heads": 4, "hypernet_ffn": 768}),
+    "direct_lam": (("lam",), 1e-3, {}),
+    "direct_P": (("P",), 1e-3, {}),
+    "direct_PQ": (("P", "Q"), 1e-3, {}),
+    "direct_all": (("lam", "P", "Q"), 1e-3, {}),  # a hybrid: every entry trained directly and generated
+    "direct_all_hyper_lr_0": (("lam", "P", "Q"), 0.0, {}),  # hypernetworks frozen: AdaLoRA's parametrisation
 }
 
 
@@ -91,7 +95,8 @@ def main() -> None:
     ap.add_argument("--direct-lr", type=float, default=1e-2, help="AdaLoRA's rate on SST-2 (lr sweep)")
     ap.add_argument("--window", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--variants", default=",".join(v for v in VARIANTS if v != "generated_hidden_384"),
+                    help=f"comma-separated, from: {', '.join(VARIANTS)} (generated_hidden_384 takes ~5x longer)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     out = Path(args.out)

@@ -165,6 +165,40 @@ def test_residual_scale_is_the_output_gain_of_the_p_and_q_hypernetworks():
     torch.testing.assert_close(rl1, rl0)  # Λ keeps its own scale, lambda_scale
 
 
+def test_module_heads_with_the_shared_projection_copied_in_equal_the_shared_hypernetwork():
+    shared, _ = wrap("bert")
+    per_module, _ = wrap("bert", module_heads=True)
+    per_module.hypernets.load_state_dict(shared.hypernets.state_dict(), strict=False)  # the same body
+    with torch.no_grad():
+        for x in ("P", "Q"):
+            torch.nn.init.normal_(shared.hypernets[x].out_proj.weight)
+            torch.nn.init.normal_(shared.hypernets[x].out_proj.bias)
+            proj = shared.hypernets[x].out_proj
+            for k in (shared.p_groups if x == "P" else shared.q_groups):
+                head = per_module.hypernets["module_heads"][f"{x}_{k}"]  # (n_g, h+1, r)
+                head[:, :-1] = proj.weight.T
+                head[:, -1] = proj.bias
+        (rp0, rq0, _), (rp1, rq1, _) = shared._residuals(), per_module._residuals()
+    for a, b in [*zip(rp0.values(), rp1.values(), strict=True), *zip(rq0.values(), rq1.values(), strict=True)]:
+        assert a.abs().sum() > 0
+        torch.testing.assert_close(a, b)
+
+
+def test_module_heads_train_per_matrix_and_round_trip(tmp_path):
+    model, _ = wrap("bert", module_heads=True)
+    batch = tiny_batch("bert")
+    train_steps(model, batch, 3)
+    heads = model.hypernets["module_heads"]
+    assert all(h.abs().sum() > 0 for h in heads.values())
+    assert not any(p.requires_grad for x in ("P", "Q") for p in model.hypernets[x].out_proj.parameters())
+    some = next(iter(heads.values()))
+    assert not torch.equal(some[0], some[1])  # each matrix's projection learns on its own
+    model.save_pretrained(tmp_path)
+    loaded = HyperAdaLoraModel.from_pretrained(tiny_model("bert")[0], tmp_path)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(**batch).logits, loaded.eval()(**batch).logits)
+
+
 def test_position_codes_break_the_symmetry_of_zero_singular_values():
     spreads = {}
     for pos in (True, False):

@@ -44,8 +44,29 @@ hyperadalora compare --experiment gamma --task sst2 --steps 100 --seeds 1 --thre
 hyperadalora compare --experiment ablation --task sst2 --steps 100 --seeds 1 --threads 1 \
     --reuse-from $R/compare_gamma_sst2 --out $R/compare_ablation_sst2
 
-# the paper's tasks
+# the paper's tasks (first session: MNLI's adalora / lora / head arms; its HyperAdaLoRA arm was stopped at step 42.
+# The first session's RTE and WNLI folders, 80 and 120 steps and stopped early under load, were replaced below.)
 hyperadalora compare --experiment nlu-convergence --task mnli --seeds 1 --threads 1 --reuse-from $S/nlu_mnli \
     --out $R/compare_nlu-convergence_mnli
-hyperadalora compare --experiment nlu-convergence --task wnli --seeds 1 --threads 1 --out $R/compare_nlu-convergence_wnli
-hyperadalora compare --experiment nlu-convergence --task rte --seeds 1 --threads 1 --out $R/compare_nlu-convergence_rte
+
+# ---- second session (2026-11-29), an idle machine apart from our own runs: two or three compare processes at a
+# time, one thread each, so seconds per step are ~1.5-2x an idle core's. The RTE and WNLI presets now run 300 steps.
+# AdaLoRA calibration on RTE and WNLI at the preset settings (its seed-0 runs were then copied by --reuse-from):
+hyperadalora compare --experiment nlu-convergence --task rte --methods adalora --seeds 1 --steps 300 --threads 1 \
+    --out /tmp/calib/rte
+hyperadalora compare --experiment nlu-convergence --task wnli --methods adalora --seeds 1 --steps 300 --threads 1 \
+    --out /tmp/calib/wnli
+hyperadalora compare --experiment nlu-convergence --task rte --seeds 1 --threads 1 --reuse-from /tmp/calib/rte \
+    --out $R/compare_nlu-convergence_rte
+hyperadalora compare --experiment nlu-convergence --task wnli --seeds 1 --threads 1 --reuse-from /tmp/calib/wnli \
+    --out $R/compare_nlu-convergence_wnli
+# MNLI: the same command as the first session's, which resumed the stopped HyperAdaLoRA arm
+hyperadalora compare --experiment nlu-convergence --task mnli --seeds 1 --threads 1 --out $R/compare_nlu-convergence_mnli
+hyperadalora compare --experiment nlg --seeds 1 --threads 1 --out $R/compare_nlg_alpaca
+# γ and ablation on RTE: the γ = 0.1 arm and the attention arm are the nlu-convergence HyperAdaLoRA run
+hyperadalora compare --experiment gamma --task rte --seeds 1 --threads 1 --reuse-from $R/compare_nlu-convergence_rte \
+    --out $R/compare_gamma_rte
+hyperadalora compare --experiment ablation --task rte --seeds 1 --threads 1 --reuse-from $R/compare_nlu-convergence_rte \
+    --out $R/compare_ablation_rte
+# a third seed for SST-2 (seeds 0 and 1 are the first session's, reused in place)
+hyperadalora compare --experiment nlu-convergence --task sst2 --seeds 3 --threads 1 --out $R/compare_nlu-convergence_sst2

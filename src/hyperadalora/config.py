@@ -53,6 +53,12 @@ class HyperAdaLoraConfig:
                           "tokens attend within consecutive blocks of b rows/columns (used when b divides the "
                           "matrix dimension), O(d·b) instead of O(d²): a cheaper option, not the paper's."},
     )
+    module_heads: bool = field(
+        default=False,
+        metadata={"help": "Give H_P and H_Q one output projection per adapted matrix (h × r weights each) on top of "
+                          "the shared body, instead of one shared projection. Not in the paper: an option measured "
+                          "in docs/method.md ('Where the learning stalls')."},
+    )
     hypernet_dropout: float = field(default=0.0, metadata={"help": "Dropout inside the hypernetworks."})
     position_encoding: bool = field(
         default=True,

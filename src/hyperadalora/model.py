@@ -153,6 +153,13 @@ class HyperAdaLoraModel(nn.Module):
                 "lam": build_hypernet(token_dim=1, **kw),  # tokens: every singular value of the model
                 "Q": build_hypernet(token_dim=r, **blocked),  # tokens: columns of Q
             }).to(device)
+            if config.module_heads:  # one zero-initialised output projection per matrix, replacing the shared one
+                h = config.hypernet_hidden
+                heads = {f"{x}_{k}": nn.Parameter(torch.zeros(len(idx), h + 1, r, device=device))  # (n_g, h+1, r)
+                         for x, groups in (("P", p_groups), ("Q", q_groups)) for k, idx in groups.items()}
+                self.hypernets["module_heads"] = nn.ParameterDict(heads)
+                for x in ("P", "Q"):
+                    self.hypernets[x].out_proj.requires_grad_(False)
         if config.commit_every > 1:  # R_A, the anchor's residual (persistent: resume needs it)
             self.register_buffer("anchor_lam", torch.zeros(n, r, device=device))
             for key, idx in p_groups.items():
@@ -195,8 +202,15 @@ class HyperAdaLoraModel(nn.Module):
         sigma, s_lam = (cfg.init_std, cfg.lambda_scale) if cfg.normalize_tokens else (1.0, 1.0)
         tau = cfg.residual_scale if cfg.residual_scale is not None else sigma
         H = self.hypernets
-        R_P = {k: H["P"](getattr(self, f"P_{k}") / sigma) * tau for k in self.p_groups}  # (n_g, d_out, r)
-        R_Q = {k: (H["Q"](getattr(self, f"Q_{k}").transpose(1, 2) / sigma) * tau).transpose(1, 2)
+        if cfg.module_heads:
+            def out(x: str, k: str, tokens: torch.Tensor) -> torch.Tensor:
+                W = H["module_heads"][f"{x}_{k}"]  # (n_g, h+1, r): weights, then the bias row
+                return torch.baddbmm(W[:, -1:], H[x].features(tokens), W[:, :-1])  # (n_g, T, r)
+        else:
+            def out(x: str, k: str, tokens: torch.Tensor) -> torch.Tensor:
+                return H[x](tokens)
+        R_P = {k: out("P", k, getattr(self, f"P_{k}") / sigma) * tau for k in self.p_groups}  # (n_g, d_out, r)
+        R_Q = {k: (out("Q", k, getattr(self, f"Q_{k}").transpose(1, 2) / sigma) * tau).transpose(1, 2)
                for k in self.q_groups}  # tokens are columns: (n_g, d_in, r) -> (n_g, r, d_in)
         R_lam = (H["lam"](self.lam.reshape(1, -1, 1) / s_lam) * s_lam).view_as(self.lam)  # (1, n·r, 1) -> (n, r)
         return R_P, R_Q, R_lam

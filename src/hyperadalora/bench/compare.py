@@ -134,7 +134,7 @@ def _check_plan_file(out: Path, plan_dict: dict[str, Any]) -> None:
 
 # TrainConfig fields read by the hyperadalora method only: they cannot change an adalora / lora / head run.
 HYPER_ONLY_FIELDS = {"hypernet", "hypernet_hidden", "hypernet_heads", "hypernet_layers", "hypernet_ffn",
-                     "hypernet_dropout", "attention_block", "generation", "commit_every", "importance",
+                     "hypernet_dropout", "attention_block", "module_heads", "generation", "commit_every", "importance",
                      "init_lambda", "init_std", "lambda_scale", "residual_scale", "normalize_tokens",
                      "position_encoding"}
 FIELDS_FILE = "compare_fields.json"  # the exact TrainConfig fields compare passed, to find identical runs

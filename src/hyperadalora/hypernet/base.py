@@ -42,11 +42,15 @@ class Hypernet(nn.Module):
             self._codes[key] = sinusoidal_codes(length, self.in_proj.out_features, like.device, like.dtype)
         return self._codes[key]
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The last block's output (B, T, h), before the output projection."""
         h = self.in_proj(tokens)  # (B, T, h)
         if self.position_encoding:
             h = h + self.codes(tokens.shape[1], h)  # (T, h) broadcast over B
         h = self.norm(h)  # BERT embeddings end in a LayerNorm too
         for block in self.blocks:
             h = block(h)
-        return self.out_proj(h)  # (B, T, d)
+        return h
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.out_proj(self.features(tokens))  # (B, T, d)

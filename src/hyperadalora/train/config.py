@@ -107,6 +107,7 @@ class TrainConfig:
     hypernet_layers: int = _core("hypernet_layers")
     hypernet_ffn: int = _core("hypernet_ffn")
     hypernet_dropout: float = _core("hypernet_dropout")
+    module_heads: bool = _core("module_heads")
     attention_block: int | None = _core("attention_block")
     generation: str = _core("generation", choices=GENERATIONS)
     commit_every: int = _core("commit_every")

@@ -254,6 +254,7 @@ class HyperAdaLoraMethod(Method):
                 lora_dropout=c.lora_dropout, init_lambda=c.init_lambda, init_std=c.init_std, hypernet=c.hypernet,
                 hypernet_hidden=c.hypernet_hidden, hypernet_heads=c.hypernet_heads, hypernet_layers=c.hypernet_layers,
                 hypernet_ffn=c.hypernet_ffn, hypernet_dropout=c.hypernet_dropout, attention_block=c.attention_block,
+                module_heads=c.module_heads,
                 lambda_scale=c.lambda_scale, residual_scale=c.residual_scale, position_encoding=c.position_encoding,
                 normalize_tokens=c.normalize_tokens, generation=c.generation, commit_every=c.commit_every,
                 orth_reg_weight=c.orth_reg_weight, importance=c.importance,
