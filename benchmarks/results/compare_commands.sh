@@ -68,5 +68,8 @@ hyperadalora compare --experiment gamma --task rte --seeds 1 --threads 1 --reuse
     --out $R/compare_gamma_rte
 hyperadalora compare --experiment ablation --task rte --seeds 1 --threads 1 --reuse-from $R/compare_nlu-convergence_rte \
     --out $R/compare_ablation_rte
+# commit_every=4 (issue #4's step-time option) on the NLG preset, where HyperAdaLoRA learns: does it change the curve?
+hyperadalora compare --experiment nlg --methods adalora,hyperadalora --set commit_every=4 --seeds 1 --threads 1 \
+    --reuse-from $R/compare_nlg_alpaca --out $R/compare_nlg_alpaca_commit_every4
 # a third seed for SST-2 (seeds 0 and 1 are the first session's, reused in place)
 hyperadalora compare --experiment nlu-convergence --task sst2 --seeds 3 --threads 1 --out $R/compare_nlu-convergence_sst2

@@ -28,12 +28,12 @@ def test_bench_tiny_end_to_end_writes_json(tmp_path, capsys):
     for entry in result["results"]:
         for m in METHODS:
             step = entry["methods"][m]["step_ms"]
-            assert step["n"] == 2 and 0 < step["min"] <= step["median"]
+            assert step["n"] == 2 and 0 < step["min"] <= step["median"] and step["min"] <= step["mean"]
             assert set(entry["methods"][m]["phases_median_ms"]) == {"forward", "backward", "optimizer",
                                                                      "update_and_allocate", "zero_grad"}
         for key in ("hyperadalora/adalora", "hyperadalora/lora"):
             ratio = entry["ratios"][key]
-            assert ratio["time"] > 0 and len(ratio["time_paired_iqr"]) == 2
+            assert ratio["time"] > 0 and ratio["time_mean"] > 0 and len(ratio["time_paired_iqr"]) == 2
     profile = result["results"][1]["profile"]["hyperadalora"]
     assert profile["forward_ms"]["hypernetworks"] > 0 and profile["backward_ms"]["hypernetworks"] > 0
     assert 0 < profile["hypernet_share"] < 1

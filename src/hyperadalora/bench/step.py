@@ -130,7 +130,7 @@ def _quartiles(xs: list[float]) -> dict[str, float]:
         q1, med, q3 = statistics.quantiles(xs, n=4, method="inclusive")
     else:
         q1 = med = q3 = xs[0]
-    return {"median": med, "q1": q1, "q3": q3, "iqr": q3 - q1, "min": xs[0], "n": len(xs)}
+    return {"median": med, "q1": q1, "q3": q3, "iqr": q3 - q1, "min": xs[0], "mean": statistics.fmean(xs), "n": len(xs)}
 
 
 def _ms(d: dict[str, float]) -> dict[str, float]:
@@ -394,6 +394,8 @@ def _ratios(methods: dict[str, Any], times: dict[str, list[dict[str, float]]] | 
                 q = _quartiles(paired)
                 r["time_paired_median"] = round(q["median"], 4)
                 r["time_paired_iqr"] = [round(q["q1"], 4), round(q["q3"], 4)]
+                # ratio of means: the amortised cost when some steps do more work (commit_every > 1)
+                r["time_mean"] = round(methods[num]["step_ms"]["mean"] / methods[den]["step_ms"]["mean"], 4)
             mem_n, mem_d = methods[num].get("memory_mb"), methods[den].get("memory_mb")
             if mem_n and mem_d:
                 key_mem = "peak_allocated_mb" if "peak_allocated_mb" in mem_n else "peak_rss_mb"
@@ -435,8 +437,8 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(row) + " |")
     options = [n for n in names if n.startswith(REFERENCE + ":")]
     if options:
-        lines += ["", "| option | batch | ms (IQR) | /adalora paired | /lora paired | /default hyperadalora (medians) |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["", "| option | batch | ms (IQR) | /adalora paired | /lora paired | /default hyperadalora (medians) "
+                      "| /adalora (means) | /lora (means) |", "|---|---|---|---|---|---|---|---|"]
         for e in result["results"]:
             if "error" in e:
                 continue
@@ -446,6 +448,7 @@ def format_table(result: dict[str, Any]) -> str:
                          for d in ("adalora", "lora")]
                 ref = e["methods"].get(REFERENCE)
                 cells.append(f"{m['median'] / ref['step_ms']['median']:.3f}" if ref else "-")
+                cells += [f"{e['ratios'].get(f'{n}/{d}', {}).get('time_mean', float('nan')):.3f}" for d in ("adalora", "lora")]
                 lines.append(f"| {n} | {e['batch_size']} | {m['median']:.1f} ({m['iqr']:.1f}) | " + " | ".join(cells) + " |")
     profiled = [e for e in result["results"] if "profile" in e]
     for e in profiled:
