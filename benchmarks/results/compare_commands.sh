@@ -73,3 +73,8 @@ hyperadalora compare --experiment nlg --methods adalora,hyperadalora --set commi
     --reuse-from $R/compare_nlg_alpaca --out $R/compare_nlg_alpaca_commit_every4
 # a third seed for SST-2 (seeds 0 and 1 are the first session's, reused in place)
 hyperadalora compare --experiment nlu-convergence --task sst2 --seeds 3 --threads 1 --out $R/compare_nlu-convergence_sst2
+# NLG: seeds 1 and 2 (seed 0 reused in place), and HyperAdaLoRA's rate picked by a sweep on NLG itself
+hyperadalora compare --experiment nlg --seeds 3 --threads 1 --out $R/compare_nlg_alpaca
+hyperadalora compare --experiment nlg --methods adalora,hyperadalora --lr-sweep --sweep-methods hyperadalora \
+    --sweep-grid 1e-3,3e-3,1e-2 --sweep-steps 80 --seeds 1 --threads 1 --reuse-from $R/compare_nlg_alpaca \
+    --out $R/compare_nlg_alpaca_hyper_lr-sweep
