@@ -376,23 +376,12 @@ class HyperAdaLoraModel(nn.Module):
             if gen is not None and gen.cache is not None:
                 lam_value = gen.cache["lam_value"]
             if global_step % cfg.commit_every == 0 and not self._anchor_pending:
-                R_P, R_Q, R_lam = self._residuals_without_dropout()
-                A_P, A_Q, A_lam = self._anchor()
-                for k in self.p_groups:
-                    getattr(self, f"P_{k}").add_(R_P[k] - A_P[k])
-                for k in self.q_groups:
-                    getattr(self, f"Q_{k}").add_(R_Q[k] - A_Q[k])
-                self.lam.add_(R_lam - A_lam)
+                self._commit_increment(*self._anchor())
                 self._anchor_pending = True
                 lam_value = self.lam
         elif gen is not None and gen.cache is not None:
             if cfg.generation == "increment":
-                R_P, R_Q, R_lam = self._residuals_without_dropout()
-                for k in self.p_groups:
-                    getattr(self, f"P_{k}").add_(R_P[k] - gen.cache["P"][k])
-                for k in self.q_groups:
-                    getattr(self, f"Q_{k}").add_(R_Q[k] - gen.cache["Q"][k])
-                self.lam.add_(R_lam - gen.cache["lam"])
+                self._commit_increment(gen.cache["P"], gen.cache["Q"], gen.cache["lam"])
             else:
                 for k in self.p_groups:
                     getattr(self, f"P_{k}").copy_(gen.cache["P"][k])
@@ -415,6 +404,16 @@ class HyperAdaLoraModel(nn.Module):
             score = lam_value.abs()
         if (global_step < T - tfinal and remask) or global_step == T - tfinal:
             self.mask.copy_(mask_to_budget(score, budget))  # after T − tfinal the mask stays as it is
+
+    @torch.no_grad()
+    def _commit_increment(self, old_P: dict, old_Q: dict, old_lam: torch.Tensor) -> None:
+        """S ← S + R(S; Φ) − R_old with the current hypernetworks (one no-grad forward)."""
+        R_P, R_Q, R_lam = self._residuals_without_dropout()
+        for k in self.p_groups:
+            getattr(self, f"P_{k}").add_(R_P[k] - old_P[k])
+        for k in self.q_groups:
+            getattr(self, f"Q_{k}").add_(R_Q[k] - old_Q[k])
+        self.lam.add_(R_lam - old_lam)
 
     # --- inspection ----------------------------------------------------------------------------
     @property
