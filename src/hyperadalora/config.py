@@ -79,7 +79,7 @@ class HyperAdaLoraConfig:
         default=None,
         metadata={"help": "τ: the output gain of H_P and H_Q, R = τ·H(S/σ). None: τ = σ = init_std, so the "
                           "hypernetwork's output is in the units of its input. A larger τ lets one optimizer step "
-                          "of the hypernetwork move P and Q further (docs/method.md, 'Step size')."},
+                          "of the hypernetwork move P and Q further (docs/method.md, 'Where the learning stalls')."},
     )
     generation: str = field(
         default="increment",

@@ -132,18 +132,13 @@ def _check_plan_file(out: Path, plan_dict: dict[str, Any]) -> None:
     path.write_text(json.dumps(new, indent=2) + "\n")
 
 
-# TrainConfig fields read by the hyperadalora method only: they cannot change an adalora / lora / head run.
-HYPER_ONLY_FIELDS = {"hypernet", "hypernet_hidden", "hypernet_heads", "hypernet_layers", "hypernet_ffn",
-                     "hypernet_dropout", "attention_block", "module_heads", "generation", "commit_every", "importance",
-                     "init_lambda", "init_std", "lambda_scale", "residual_scale", "normalize_tokens",
-                     "position_encoding"}
 FIELDS_FILE = "compare_fields.json"  # the exact TrainConfig fields compare passed, to find identical runs
 
 
 def _canonical(fields: dict[str, Any]) -> dict[str, Any]:
     """The run's full TrainConfig (defaults filled in) without the fields that cannot change what is computed,
     so presets that spell a setting out (hypernet='attention') and presets that leave it default match."""
-    from hyperadalora.train.config import OPERATIONAL_FIELDS, TrainConfig
+    from hyperadalora.train.config import HYPER_ONLY_FIELDS, OPERATIONAL_FIELDS, TrainConfig
 
     full = TrainConfig.from_dict({k: v for k, v in fields.items() if k != "resume"}).to_dict()
     ignored = set(OPERATIONAL_FIELDS) | (HYPER_ONLY_FIELDS if full["method"] != "hyperadalora" else set())

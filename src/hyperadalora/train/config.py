@@ -34,9 +34,9 @@ def _f(default: Any, help: str, **meta: Any) -> Any:
 
 
 def _core(name: str, **meta: Any) -> Any:
-    """A field mirroring HyperAdaLoraConfig's `name`: same default, same help."""
+    """A field mirroring HyperAdaLoraConfig's `name`: same default, same help; read by the hyperadalora method only."""
     core = next(f for f in dataclasses.fields(HyperAdaLoraConfig) if f.name == name)
-    return _f(core.default, core.metadata["help"], **meta)
+    return _f(core.default, core.metadata["help"], hyperadalora_only=True, **meta)
 
 
 @dataclass
@@ -300,3 +300,8 @@ def _check_type(name: str, value: Any, hint: Any) -> None:
 
 
 _UnionType = type(int | None)
+
+
+# TrainConfig fields read by the hyperadalora method only (the `_core` mirrors): they cannot change an adalora /
+# lora / head run.
+HYPER_ONLY_FIELDS = frozenset(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("hyperadalora_only"))
