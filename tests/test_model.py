@@ -14,7 +14,7 @@ from tests.tiny_models import tiny_batch, tiny_model
 def wrap(arch: str, **kw) -> tuple[HyperAdaLoraModel, torch.nn.Module]:
     base, saved = tiny_model(arch)
     reference = copy.deepcopy(base)
-    cfg = dict(init_r=3, target_r=2, modules_to_save=saved)
+    cfg = dict(init_r=3, target_r=2, modules_to_save=saved, state_lr=1e-2)
     cfg.update(kw)
     return get_hyperadalora_model(base, HyperAdaLoraConfig(**cfg)), reference
 
@@ -51,10 +51,20 @@ def test_only_hypernetworks_and_saved_modules_are_trainable(arch):
     assert trainable, "nothing trainable"
     assert all(n.startswith("hypernets.") or "classifier" in n for n in trainable), trainable
     assert not any(n.rsplit(".", 1)[-1] in ("P", "Q", "lam") for n, _ in model.named_parameters())
-    out = model.train()(**tiny_batch(arch))
+    batch = tiny_batch(arch)
+    train_steps(model, batch, 1)  # the gradient rule's first step is U = 0: there is no gradient to read yet
+    out = model.train()(**batch)
     out.loss.backward()
     for n, p in model.named_parameters():
         assert (p.grad is not None) == p.requires_grad, n
+    # at step 2 the one-step hypergradient reaches every hypernetwork's output layer
+    for kind in ("P", "lam", "Q"):
+        assert model.hypernets[kind].out_proj.weight.grad.abs().sum() > 0, kind
+
+
+def test_state_only_rules_get_a_gradient_at_the_first_step():
+    model, _ = wrap("bert", generation="increment")
+    model.train()(**tiny_batch("bert")).loss.backward()
     # at step 1 (Λ = 0) the task gradient reaches H_Λ's output layer, the orthogonality term H_P's and H_Q's
     for kind in ("P", "lam", "Q"):
         assert model.hypernets[kind].out_proj.weight.grad.abs().sum() > 0, kind
@@ -67,12 +77,12 @@ def test_loss_is_task_plus_weighted_orthogonality(arch):
     assert out["orth_loss"] > 0
 
 
-@pytest.mark.parametrize("generation", ["increment", "literal"])
+@pytest.mark.parametrize("generation", ["gradient", "increment", "literal"])
 def test_state_moves_after_a_step_and_not_in_eval(generation):
     model, _ = wrap("bert", generation=generation)
     batch = tiny_batch("bert")
     before = {k: v.clone() for k, v in model.adapter_state_dict().items() if k.startswith("state.")}
-    train_steps(model, batch, 2)
+    train_steps(model, batch, 3)
     after = {k: v.clone() for k, v in model.adapter_state_dict().items() if k.startswith("state.")}
     assert not torch.equal(before["state.lam"], after["state.lam"])
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("state.P_"))
@@ -99,11 +109,11 @@ def test_eval_runs_no_hypernetwork():
     assert calls == []
     model(**tiny_batch("bert"))
     # one batched call per shape group, not one per module
-    assert len(calls) == len(model.p_groups) + len(model.q_groups) + 1 < 2 * len(model.adapters) + 1
+    assert len(calls) == len(model.groups) < 2 * len(model.adapters) + 1
 
 
 def test_increment_state_is_a_fixed_point_when_the_hypernetworks_do_not_move():
-    model, _ = wrap("bert")
+    model, _ = wrap("bert", generation="increment")
     batch = tiny_batch("bert")
     train_steps(model, batch, 3)
     frozen = {k: v.clone() for k, v in model.adapter_state_dict().items()}
@@ -116,96 +126,52 @@ def test_increment_state_is_a_fixed_point_when_the_hypernetworks_do_not_move():
             assert torch.equal(v, frozen[k]), k
 
 
-def test_gradient_accumulation_generates_from_the_same_committed_state():
-    model, _ = wrap("bert")
+@pytest.mark.parametrize("generation", ["gradient", "increment", "literal"])
+def test_gradient_accumulation_generates_from_the_same_committed_state(generation):
+    model, _ = wrap("bert", generation=generation)
     batch = tiny_batch("bert")
     train_steps(model, batch, 2)
     model.train()
     first = model._generate()
     second = model._generate()
-    for k in first.P:
-        assert torch.equal(first.P[k], second.P[k])
+    for k in first.values:
+        assert torch.equal(first.values[k], second.values[k]), k
     assert torch.equal(first.lam, second.lam)
 
 
 def test_batched_generation_equals_per_module_generation():
+    from hyperadalora.generation.rule import from_tokens, state_residuals, to_tokens
+
     model, _ = wrap("bert", generation="literal")
     batch = tiny_batch("bert")
     train_steps(model, batch, 2)  # non-trivial hypernetwork weights
     with torch.no_grad():
-        R_P, R_Q, _ = model._residuals()
+        R = state_residuals(model)
         sigma = model.adapter_config.init_std
-        for key in model.p_groups:
-            P = getattr(model, f"P_{key}")
-            for i in range(P.shape[0]):
-                alone = model.hypernets["P"](P[i: i + 1] / sigma) * sigma  # (1, d_out, r)
-                assert torch.allclose(alone[0], R_P[key][i], atol=1e-6)
-        for key in model.q_groups:
-            Q = getattr(model, f"Q_{key}")
-            for i in range(Q.shape[0]):
-                alone = model.hypernets["Q"](Q[i: i + 1].transpose(1, 2) / sigma) * sigma
-                assert torch.allclose(alone[0].T, R_Q[key][i], atol=1e-6)
-
-
-def test_residual_scale_is_the_output_gain_of_the_p_and_q_hypernetworks():
-    default, _ = wrap("bert")
-    scaled, _ = wrap("bert", residual_scale=0.5)
-    for model in (default, scaled):  # the same non-zero output layers, so the residuals are not all zero
-        torch.manual_seed(1)
-        for net in model.hypernets.values():
-            torch.nn.init.normal_(net.out_proj.weight)
-    with torch.no_grad():
-        (rp0, rq0, rl0), (rp1, rq1, rl1) = default._residuals(), scaled._residuals()
-    ratio = 0.5 / default.adapter_config.init_std  # τ / σ
-    for k in rp0:
-        assert rp0[k].abs().sum() > 0
-        torch.testing.assert_close(rp1[k], rp0[k] * ratio)
-    for k in rq0:
-        torch.testing.assert_close(rq1[k], rq0[k] * ratio)
-    torch.testing.assert_close(rl1, rl0)  # Λ keeps its own scale, lambda_scale
-
-
-def test_module_heads_with_the_shared_projection_copied_in_equal_the_shared_hypernetwork():
-    shared, _ = wrap("bert")
-    per_module, _ = wrap("bert", module_heads=True)
-    per_module.hypernets.load_state_dict(shared.hypernets.state_dict(), strict=False)  # the same body
-    with torch.no_grad():
-        for x in ("P", "Q"):
-            torch.nn.init.normal_(shared.hypernets[x].out_proj.weight)
-            torch.nn.init.normal_(shared.hypernets[x].out_proj.bias)
-            proj = shared.hypernets[x].out_proj
-            for k in (shared.p_groups if x == "P" else shared.q_groups):
-                head = per_module.hypernets["module_heads"][f"{x}_{k}"]  # (n_g, h+1, r)
-                head[:, :-1] = proj.weight.T
-                head[:, -1] = proj.bias
-        (rp0, rq0, _), (rp1, rq1, _) = shared._residuals(), per_module._residuals()
-    for a, b in [*zip(rp0.values(), rp1.values(), strict=True), *zip(rq0.values(), rq1.values(), strict=True)]:
-        assert a.abs().sum() > 0
-        torch.testing.assert_close(a, b)
-
-
-def test_module_heads_train_per_matrix_and_round_trip(tmp_path):
-    model, _ = wrap("bert", module_heads=True)
-    batch = tiny_batch("bert")
-    train_steps(model, batch, 3)
-    heads = model.hypernets["module_heads"]
-    assert all(h.abs().sum() > 0 for h in heads.values())
-    assert not any(p.requires_grad for x in ("P", "Q") for p in model.hypernets[x].out_proj.parameters())
-    some = next(iter(heads.values()))
-    assert not torch.equal(some[0], some[1])  # each matrix's projection learns on its own
-    model.save_pretrained(tmp_path)
-    loaded = HyperAdaLoraModel.from_pretrained(tiny_model("bert")[0], tmp_path)
-    with torch.no_grad():
-        assert torch.equal(model.eval()(**batch).logits, loaded.eval()(**batch).logits)
+        for g in model.groups:
+            if g.kind == "lam":
+                continue
+            S = model.state(g.name)
+            for i in range(S.shape[0]):  # one matrix alone through its hypernetwork
+                one = S[i: i + 1]
+                alone = from_tokens(g.kind, model.hypernets[g.kind](to_tokens(g.kind, one[..., None] / sigma)),
+                                    one.shape)[..., 0] * sigma
+                assert torch.allclose(alone[0], R[g.name][i], atol=1e-6), (g.name, i)
 
 
 def test_position_codes_break_the_symmetry_of_zero_singular_values():
     spreads = {}
     for pos in (True, False):
-        model, _ = wrap("bert", position_encoding=pos)
+        model, _ = wrap("bert", position_encoding=pos, generation="increment")
         train_steps(model, tiny_batch("bert"), 3)
         spreads[pos] = float(model.lam.std())
     assert spreads[False] < 1e-6 < spreads[True]
+
+
+def test_the_gradient_rule_needs_no_position_codes_to_spread_the_singular_values():
+    model, _ = wrap("bert", position_encoding=False)
+    train_steps(model, tiny_batch("bert"), 3)
+    assert float(model.lam.std()) > 1e-4  # each λ moves by its own gradient
 
 
 def test_rank_budget_follows_the_schedule_and_freezes():
@@ -335,69 +301,3 @@ def test_generate_uses_the_committed_adapters():
         ours = model.eval().generate(input_ids=ids, max_new_tokens=6, do_sample=False)
         merged = model.merge_and_unload().generate(input_ids=ids, max_new_tokens=6, do_sample=False)
     assert torch.equal(ours, merged)
-
-
-# --- commit_every = K > 1: an anchor kept for K steps -----------------------------------------------
-
-
-def test_commit_every_runs_the_commit_forward_once_per_k_steps():
-    counts = {}
-    for k in (1, 4):
-        model, _ = wrap("bert", commit_every=k)
-        calls: list[int] = []
-        model.hypernets["P"].register_forward_hook(lambda *a, calls=calls: calls.append(1))
-        train_steps(model, tiny_batch("bert"), 8)
-        counts[k] = len(calls) / len(model.p_groups)
-    assert counts == {1: 16, 4: 10}  # 8 generating forwards + 8 commits, or + 2 commits
-
-
-def test_commit_every_the_training_forward_sees_what_eval_sees():
-    model, _ = wrap("bert", commit_every=3, total_step=20, tinit=1, tfinal=2)
-    batch = tiny_batch("bert")
-    opt = torch.optim.AdamW(model.trainable_parameters(), lr=1e-2)
-    moved = False
-    for step in range(1, 8):  # through commits (3, 6) and the steps between
-        view = model._committed()
-        before = {k: v.clone() for k, v in view.P.items()}, view.lam.clone()
-        model.train()
-        out = model(**batch)
-        for k, v in model._current.P.items():
-            assert torch.equal(v.detach(), before[0][k]), (step, k)
-        assert torch.equal(model._current.lam.detach(), before[1]), step
-        out.loss.backward()
-        opt.step()
-        model.update_and_allocate(step)
-        opt.zero_grad()
-        moved |= not torch.equal(model._committed().lam, before[1])
-    assert moved
-    with torch.no_grad():  # eval and the merged model use the same view
-        ours = model.eval()(**batch).logits
-        assert (model.merge_and_unload()(**batch).logits - ours).abs().max() < 1e-5
-
-
-def seeded_steps(model: HyperAdaLoraModel, batch: dict, opt, steps: range) -> None:
-    """Training steps whose dropout masks depend on the step only, as after a resume."""
-    model.train()
-    for step in steps:
-        torch.manual_seed(step)
-        model(**batch).loss.backward()
-        opt.step()
-        model.update_and_allocate(step)
-        opt.zero_grad()
-
-
-@pytest.mark.parametrize("stop", [4, 6])  # mid-window, and right after a commit (no anchor residual yet)
-def test_commit_every_resume_is_bitwise(tmp_path, stop):
-    batch = tiny_batch("bert")
-    straight, _ = wrap("bert", commit_every=3)
-    seeded_steps(straight, batch, torch.optim.AdamW(straight.trainable_parameters(), lr=1e-2), range(1, 10))
-    first, _ = wrap("bert", commit_every=3)
-    opt = torch.optim.AdamW(first.trainable_parameters(), lr=1e-2)
-    seeded_steps(first, batch, opt, range(1, stop + 1))
-    first.save_pretrained(tmp_path)
-    resumed = HyperAdaLoraModel.from_pretrained(tiny_model("bert")[0], tmp_path)
-    opt2 = torch.optim.AdamW(resumed.trainable_parameters(), lr=1e-2)
-    opt2.load_state_dict(opt.state_dict())
-    seeded_steps(resumed, batch, opt2, range(stop + 1, 10))
-    for (k, a), b in zip(straight.adapter_state_dict().items(), resumed.adapter_state_dict().values(), strict=True):
-        assert torch.equal(a, b), k

@@ -5,47 +5,47 @@ from __future__ import annotations
 import torch
 
 
-def _bert():
+def _bert(**kw):
     from transformers import BertConfig, BertForSequenceClassification
 
     return BertForSequenceClassification(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
-                                                    num_attention_heads=4, intermediate_size=64, num_labels=2))
+                                                    num_attention_heads=4, intermediate_size=64, num_labels=2, **kw))
 
 
-def _roberta():
+def _roberta(**kw):
     from transformers import RobertaConfig, RobertaForSequenceClassification
 
     return RobertaForSequenceClassification(RobertaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
                                                           num_attention_heads=4, intermediate_size=64, num_labels=2,
-                                                          max_position_embeddings=64, pad_token_id=1))
+                                                          max_position_embeddings=64, pad_token_id=1, **kw))
 
 
-def _deberta():
+def _deberta(**kw):
     from transformers import DebertaV2Config, DebertaV2ForSequenceClassification
 
     return DebertaV2ForSequenceClassification(DebertaV2Config(vocab_size=100, hidden_size=32, num_hidden_layers=2,
                                                               num_attention_heads=4, intermediate_size=64, num_labels=2,
-                                                              max_position_embeddings=64))
+                                                              max_position_embeddings=64, **kw))
 
 
-def _llama():
+def _llama(**kw):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     return LlamaForCausalLM(LlamaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                        num_key_value_heads=2, intermediate_size=64, max_position_embeddings=64))
+                                        num_key_value_heads=2, intermediate_size=64, max_position_embeddings=64, **kw))
 
 
-def _qwen2():
+def _qwen2(**kw):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     return Qwen2ForCausalLM(Qwen2Config(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                        num_key_value_heads=2, intermediate_size=64, max_position_embeddings=64))
+                                        num_key_value_heads=2, intermediate_size=64, max_position_embeddings=64, **kw))
 
 
-def _gpt2():
+def _gpt2(**kw):
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    return GPT2LMHeadModel(GPT2Config(vocab_size=100, n_embd=32, n_layer=2, n_head=4, n_positions=64))
+    return GPT2LMHeadModel(GPT2Config(vocab_size=100, n_embd=32, n_layer=2, n_head=4, n_positions=64, **kw))
 
 
 # name -> (builder, modules_to_save for a classification head or None)
@@ -59,10 +59,14 @@ TINY_MODELS = {
 }
 
 
-def tiny_model(name: str, seed: int = 0):
+def tiny_model(name: str, seed: int = 0, **config_overrides):
+    """(model in eval mode, modules_to_save); `config_overrides` go to the architecture's config."""
     torch.manual_seed(seed)
     builder, saved = TINY_MODELS[name]
-    return builder().eval(), saved
+    return builder(**config_overrides).eval(), saved
+
+
+NO_DROPOUT = {"bert": dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)}
 
 
 def tiny_batch(name: str, batch: int = 3, length: int = 7, seed: int = 1) -> dict:

@@ -163,7 +163,10 @@ def _resolve(name: str, command: Command) -> Command:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `hyperadalora` script and `python -m hyperadalora`; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    from ._version import __version__
+
     parser = _Parser(prog="hyperadalora", description="HyperAdaLoRA: training, evaluation and benchmarks.")
+    parser.add_argument("--version", action="version", version=f"hyperadalora {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
     chosen = next((a for a in argv if not a.startswith("-")), None)
     try:

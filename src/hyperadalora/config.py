@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 HYPERNET_KINDS = ("attention", "mlp", "cnn")
-GENERATIONS = ("increment", "literal")
+GENERATIONS = ("gradient", "increment", "literal")
 IMPORTANCES = ("magnitude", "sensitivity")
 INIT_LAMBDAS = ("zero", "normal")
 
 CONFIG_NAME = "hyperadalora_config.json"
+VERSION_KEY = "hyperadalora_version"
+# Options of 0.1.0 removed once measured (docs/method.md), with the default a saved config may carry.
+REMOVED_FIELDS: dict[str, Any] = {"residual_scale": None, "module_heads": False, "commit_every": 1}
 
 
 @dataclass
@@ -53,12 +58,6 @@ class HyperAdaLoraConfig:
                           "tokens attend within consecutive blocks of b rows/columns (used when b divides the "
                           "matrix dimension), O(d·b) instead of O(d²): a cheaper option, not the paper's."},
     )
-    module_heads: bool = field(
-        default=False,
-        metadata={"help": "Give H_P and H_Q one output projection per adapted matrix (h × r weights each) on top of "
-                          "the shared body, instead of one shared projection. Not in the paper: an option measured "
-                          "in docs/method.md ('Where the learning stalls')."},
-    )
     hypernet_dropout: float = field(default=0.0, metadata={"help": "Dropout inside the hypernetworks."})
     position_encoding: bool = field(
         default=True,
@@ -75,25 +74,29 @@ class HyperAdaLoraConfig:
         metadata={"help": "σ_Λ: the hypernetwork H_Λ reads Λ/σ_Λ and its residual is scaled by σ_Λ (with "
                           "normalize_tokens). Singular values live on a scale of order 1, P and Q entries on init_std."},
     )
-    residual_scale: float | None = field(
-        default=None,
-        metadata={"help": "τ: the output gain of H_P and H_Q, R = τ·H(S/σ). None: τ = σ = init_std, so the "
-                          "hypernetwork's output is in the units of its input. A larger τ lets one optimizer step "
-                          "of the hypernetwork move P and Q further (docs/method.md, 'Where the learning stalls')."},
-    )
     generation: str = field(
-        default="increment",
-        metadata={"help": "'increment': the state moves by the change of the hypernetwork's output caused by its "
-                          "optimizer step, S ← S + σ(R(S; Φ_new) − R(S; Φ_old)) (no drift at a flat loss); "
-                          "'literal': the paper's recurrence S ← H(S) (docs/method.md)."},
+        default="gradient",
+        metadata={"help": "How the hypernetworks generate the next state S = (P, Λ, Q). 'gradient' (default): they "
+                          "read the state with its gradient and Adam moments and generate S + U, starting exactly at "
+                          "Adam's step; 'increment': they read the state only, and it moves by the change of their "
+                          "output, S ← S + R(S; Φ_new) − R(S; Φ_old); 'literal': the paper's recurrence S ← H(S) "
+                          "(docs/method.md)."},
     )
-    commit_every: int = field(
-        default=1,
-        metadata={"help": "K (generation='increment'): 1 commits S ← S + R(S; Φ_new) − R(S; Φ_old) after every step, "
-                          "as the paper's recurrence feeds every step's state back in. K > 1 keeps an anchor A for K "
-                          "steps: the adapters see A + R(A; Φ) − R(A; Φ_A), and the extra no-grad hypernetwork "
-                          "forward of the commit runs once per K steps (an option that saves step time; "
-                          "docs/method.md)."},
+    state_lr: float = field(
+        default=1e-3,
+        metadata={"help": "η (generation='gradient'): the rate of the Adam step on P, Λ, Q that the hypernetworks start "
+                          "from and rescale: AdaLoRA's learning rate. The hypernetworks' own weights train at the "
+                          "optimizer's rate. update_and_allocate(step, lr_scale) applies a schedule."},
+    )
+    state_beta1: float = field(default=0.9, metadata={"help": "Adam β1 of the state's first moment (generation='gradient')."})
+    state_beta2: float = field(default=0.999, metadata={"help": "Adam β2 of the state's second moment (generation='gradient')."})
+    state_eps: float = field(default=1e-8, metadata={"help": "Adam ε of the state's step (generation='gradient')."})
+    state_weight_decay: float = field(
+        default=0.0, metadata={"help": "Decoupled weight decay of the state, as AdamW's (generation='gradient')."})
+    max_gain: float = field(
+        default=10.0,
+        metadata={"help": "G (generation='gradient'): bound of the learned per-entry gain on the Adam step (in "
+                          "[1/G, G]) and of the coefficient of the normalised-gradient term (in [−G, G])."},
     )
     orth_reg_weight: float = field(default=0.1, metadata={"help": "γ in L = L_task + γ(‖PᵀP−I‖²_F + ‖QQᵀ−I‖²_F) (paper eq. 7)."})
 
@@ -124,7 +127,7 @@ class HyperAdaLoraConfig:
             raise ValueError(f"HyperAdaLoraConfig.{name}: {msg}")
 
         for name in ("init_r", "target_r", "hypernet_hidden", "hypernet_heads", "hypernet_layers",
-                     "hypernet_ffn", "deltaT", "commit_every"):
+                     "hypernet_ffn", "deltaT"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 bad(name, f"must be a positive integer, got {value!r}")
@@ -134,8 +137,6 @@ class HyperAdaLoraConfig:
             bad("hypernet", f"unknown kind {self.hypernet!r}; choose one of {', '.join(HYPERNET_KINDS)}")
         if self.generation not in GENERATIONS:
             bad("generation", f"unknown value {self.generation!r}; choose one of {', '.join(GENERATIONS)}")
-        if self.commit_every > 1 and self.generation != "increment":
-            bad("commit_every", f"> 1 needs generation='increment' (got {self.generation!r}); set commit_every=1")
         if self.importance not in IMPORTANCES:
             bad("importance", f"unknown value {self.importance!r}; choose one of {', '.join(IMPORTANCES)}")
         if self.init_lambda not in INIT_LAMBDAS:
@@ -150,13 +151,14 @@ class HyperAdaLoraConfig:
             bad("lora_dropout", f"must be in [0, 1), got {self.lora_dropout!r}")
         if not 0 <= self.hypernet_dropout < 1:
             bad("hypernet_dropout", f"must be in [0, 1), got {self.hypernet_dropout!r}")
-        if self.residual_scale is not None and not (isinstance(self.residual_scale, int | float)
-                                                    and self.residual_scale > 0):
-            bad("residual_scale", f"must be None or > 0, got {self.residual_scale!r}")
-        for name in ("init_std", "lambda_scale"):
+        for name in ("init_std", "lambda_scale", "state_lr", "state_eps"):
             if not getattr(self, name) > 0:
                 bad(name, f"must be > 0, got {getattr(self, name)!r}")
-        for name in ("beta1", "beta2"):
+        if not self.max_gain > 1:
+            bad("max_gain", f"must be > 1, got {self.max_gain!r}")
+        if not self.state_weight_decay >= 0:
+            bad("state_weight_decay", f"must be >= 0, got {self.state_weight_decay!r}")
+        for name in ("beta1", "beta2", "state_beta1", "state_beta2"):
             if not 0 <= getattr(self, name) < 1:
                 bad(name, f"must be in [0, 1), got {getattr(self, name)!r}")
         for name in ("tinit", "tfinal"):
@@ -177,22 +179,29 @@ class HyperAdaLoraConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HyperAdaLoraConfig:
-        """Build a config from a dict, refusing unknown keys with a suggestion."""
+        """Build a config from user input (a dict), refusing unknown keys with a suggestion."""
         known = {f.name for f in dataclasses.fields(cls)}
         for key in data:
             if key not in known:
-                import difflib
-
                 close = difflib.get_close_matches(key, known, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise ValueError(f"HyperAdaLoraConfig: unknown field {key!r}{hint}")
         return cls(**data)
 
+    def to_json(self) -> str:
+        """The saved form: every field, plus the version of hyperadalora that wrote it (as peft's peft_version)."""
+        from . import __version__
+
+        return json.dumps({**self.to_dict(), VERSION_KEY: __version__}, indent=2) + "\n"
+
     def save(self, directory: str | Path) -> None:
-        Path(directory, CONFIG_NAME).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        Path(directory, CONFIG_NAME).write_text(self.to_json())
 
     @classmethod
     def load(cls, directory: str | Path) -> HyperAdaLoraConfig:
+        """Read a saved config. Unlike `from_dict` it is tolerant of the version that wrote it: keys it does not
+        know (written by a newer version) are ignored with a warning naming them, and options removed since
+        0.1.0 are accepted at their old default (refused otherwise, naming the option)."""
         path = Path(directory, CONFIG_NAME)
         try:
             data = json.loads(path.read_text())
@@ -200,7 +209,19 @@ class HyperAdaLoraConfig:
             raise ValueError(f"{path}: no HyperAdaLoRA config here; is this a directory written by save_pretrained?") from None
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from None
-        return cls.from_dict(data)
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a JSON object of config fields, got {type(data).__name__}")
+        written_by = data.pop(VERSION_KEY, "0.1.0")
+        for key, old_default in REMOVED_FIELDS.items():
+            if key in data and data.pop(key) != old_default:
+                raise ValueError(f"{path}: saved with {key}={json.loads(path.read_text())[key]!r}, an option removed "
+                                 f"in hyperadalora 0.2.0 (docs/method.md); load it with hyperadalora {written_by}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            warnings.warn(f"{path}: written by hyperadalora {written_by}; ignoring fields this version does not know: "
+                          f"{', '.join(unknown)}", stacklevel=2)
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     @classmethod
     def paper_literal(cls, **overrides: Any) -> HyperAdaLoraConfig:

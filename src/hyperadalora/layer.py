@@ -42,6 +42,7 @@ class SvdAdapter(nn.Module):
         self.q_slot = q_slot
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.merged = False
+        self._merged_delta: torch.Tensor | None = None
         self._owner: HyperAdaLoraModel | None = None  # set by the owner; not a submodule (no cycle)
 
     def attach(self, owner: HyperAdaLoraModel) -> None:
@@ -61,11 +62,25 @@ class SvdAdapter(nn.Module):
         P, lam, Q = self._owner.triplet(self, committed=True)
         return (P * lam) @ Q  # (d_out, r) @ (r, d_in)
 
-    def merge(self) -> None:
-        if self.merged:
-            return
+    def delta_weight_in_layout(self) -> torch.Tensor:
+        """ΔW in the base layer's own layout and dtype (Conv1D stores (d_in, d_out))."""
         delta = self.delta_weight()
         if isinstance(self.base_layer, Conv1D):
-            delta = delta.T  # Conv1D stores (d_in, d_out)
-        self.base_layer.weight.data += delta.to(self.base_layer.weight.dtype)
+            delta = delta.T
+        return delta.to(self.base_layer.weight.dtype)
+
+    def merge(self) -> None:
+        """W ← W + ΔW; the forward then skips the adapter. The ΔW added is kept, so `unmerge` subtracts it exactly."""
+        if self.merged:
+            return
+        self._merged_delta = self.delta_weight_in_layout()
+        self.base_layer.weight.data += self._merged_delta
         self.merged = True
+
+    def unmerge(self) -> None:
+        """W ← W − ΔW of the last merge (the committed state may have moved since)."""
+        if not self.merged:
+            return
+        self.base_layer.weight.data -= self._merged_delta
+        self._merged_delta = None
+        self.merged = False

@@ -1,39 +1,40 @@
 """HyperAdaLoRA on a transformers model: injection, the shared hypernetworks and state, rank allocation,
 save / load, export to a peft LoRA adapter, merge.
 
-State and generation (docs/method.md has the why of each choice):
-
-    S = (P, Λ, Q)               committed adapter state: buffers, never parameters
-    R_X = τ·H_X(S_X / σ; Φ_X)    residual of the shared hypernetwork X ∈ {P, Λ, Q}; σ = init_std for P and Q,
-                                σ = lambda_scale for Λ; τ = σ unless residual_scale sets τ for P and Q
-    training forward:           'increment': the adapters see S, and ∂L/∂S flows into Φ through R
-                                'literal':   the adapters see S + R  (the paper's P_{i+1} = H_P(P_i))
-    update_and_allocate(t):     'increment': S ← S + R(S; Φ_t) − R(S; Φ_{t−1})   (moves only if Φ moved)
-                                'literal':   S ← S + R(S; Φ_{t−1})              (the triplet trained on)
-                                then the rank schedule masks the smallest |λ| (or sensitivities).
-    commit_every = K > 1:       S is an anchor A kept for K steps; the adapters see A + R(A; Φ) − R_A with
-                                R_A = R(A; Φ_A) taken from the first forward after each commit, and the
-                                commit A ← A + R(A; Φ_t) − R_A (one no-grad forward) runs when K divides t.
+    S = (P, Λ, Q)            committed adapter state: buffers, one per shape group, never parameters
+    H_P, H_Λ, H_Q            the three shared hypernetworks (`hypernets`), the only trained weights with the head
+    rule                     how a training forward generates the adapters from S and what the commit writes
+                             (generation/: 'gradient' by default, 'increment', 'literal'; math in each module)
+    forward (training)       adapters read rule.generate(): values with a graph into Φ; the loss adds γ·orth
+    forward (eval, no_grad)  adapters read S: no hypernetwork runs, inference costs what AdaLoRA's does
+    update_and_allocate(t)   rule.commit() writes the new S, then the rank schedule masks the smallest |λ|
+                             (or sensitivities)
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import re
 import tempfile
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers.pytorch_utils import Conv1D
 
+from ._version import __version__
 from .allocation import budget_schedule, mask_to_budget, update_sensitivity
 from .config import CONFIG_NAME, HyperAdaLoraConfig
+from .generation import Generated, Group, build_rule
 from .hypernet import build_hypernet
 from .layer import SvdAdapter, in_out_features
 
@@ -72,15 +73,19 @@ def _under(name: str, prefixes: list[str]) -> bool:
     return any(name == p or name.startswith(p + ".") or name.endswith("." + p) or f".{p}." in name for p in prefixes)
 
 
+def _in_backward() -> bool:
+    """True while autograd runs a backward pass (e.g. activation checkpointing recomputing a forward)."""
+    return torch._C._current_graph_task_id() != -1
+
+
 @dataclass
 class _Triplets:
-    """The (P, Λ_eff, Q) the adapters read during one forward; Λ_eff = Λ ⊙ mask · scaling."""
+    """What the adapters read during one forward: P and Q per shape group, Λ_eff = Λ ⊙ mask · scaling."""
 
-    P: dict[str, torch.Tensor]  # key -> (n_g, d_out, r)
-    Q: dict[str, torch.Tensor]  # key -> (n_g, r, d_in)
+    values: dict[str, torch.Tensor]  # group name -> (n_g, d_out, r) for P groups, (n_g, r, d_in) for Q groups
     lam: torch.Tensor  # (n_mod, r)
     orth: torch.Tensor | None = None  # mean over modules of ‖PᵀP−I‖² + ‖QQᵀ−I‖²
-    cache: dict[str, Any] | None = None  # what update_and_allocate commits from
+    generated: Generated | None = None  # what update_and_allocate commits from (training forwards only)
 
 
 class HyperAdaLoraModel(nn.Module):
@@ -95,10 +100,31 @@ class HyperAdaLoraModel(nn.Module):
         self.base_model = model
         self.adapter_config = config
         self.adapters_disabled = False
-        self._current: _Triplets | None = None
+        self._current: _Triplets | None = None  # what the adapters read; set by forward / generate
+        self._in_forward = False  # inside HyperAdaLoraModel.forward / generate
+        self._ipt_acc: torch.Tensor | None = None  # sensitivity of the running step (not a buffer: see _register_state)
+        found = self._discover_targets(model, config)
+        # frozen copies of modules_to_save as they were, for disable_adapter (peft's ModulesToSaveWrapper keeps them too)
+        self._original_modules = nn.ModuleDict({n.replace(".", "/"): copy.deepcopy(m).requires_grad_(False)
+                                                for n, m in self._saved_modules().items()})
+        self.adapted_names = [name for name, _ in found]
+        self.scaling = config.lora_alpha / config.init_r
+        self.groups, slots = _group_by_shape(found)
+        self.rule = build_rule(config.generation)
+        device = found[0][1].weight.device
+        # Reproducible initialisation whatever the caller's RNG state.
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(config.seed)
+            self._register_state(len(found), device)
+            self._build_hypernets(device)
+        self._inject(found, slots)
+
+    # --- construction: discover → group → register state → build hypernetworks → inject ---------
+    @staticmethod
+    def _discover_targets(model: nn.Module, config: HyperAdaLoraConfig) -> list[tuple[str, nn.Module]]:
+        """Freeze the base model, unfreeze `modules_to_save`, and return the (name, layer) pairs to adapt."""
         targets = config.target_modules if config.target_modules is not None else default_target_modules(model)
         saved = list(config.modules_to_save or [])
-
         for p in model.parameters():
             p.requires_grad_(False)
         for name in saved:
@@ -110,80 +136,54 @@ class HyperAdaLoraModel(nn.Module):
                     raise ValueError(f"modules_to_save: no module named {name!r} in the model") from None
                 for m in matched:
                     m.requires_grad_(True)
-
         found = [(n, m) for n, m in model.named_modules()
                  if isinstance(m, nn.Linear | Conv1D) and _matches(n, targets) and not _under(n, saved)]
         if not found:
             candidates = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear | Conv1D)})
             raise ValueError(f"target_modules: no nn.Linear/Conv1D matched {targets!r}; candidates in this model: "
                              f"{', '.join(candidates) or 'none'}")
+        return found
 
-        r, n = config.init_r, len(found)
-        self.adapted_names = [name for name, _ in found]
-        self.scaling = config.lora_alpha / r
-        p_groups: dict[str, list[int]] = {}
-        q_groups: dict[str, list[int]] = {}
-        slots = []
-        for i, (_, layer) in enumerate(found):
-            d_in, d_out = in_out_features(layer)
-            p_list, q_list = p_groups.setdefault(str(d_out), []), q_groups.setdefault(str(d_in), [])
-            slots.append(((str(d_out), len(p_list)), (str(d_in), len(q_list))))
-            p_list.append(i)
-            q_list.append(i)
-        self.p_groups, self.q_groups = p_groups, q_groups
-        ref = found[0][1].weight
-        device = ref.device
-
-        # Reproducible initialisation whatever the caller's RNG state.
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(config.seed)
-            std = config.init_std
-            lam = torch.randn(n, r, device=device) * std if config.init_lambda == "normal" else torch.zeros(n, r, device=device)
-            self.register_buffer("lam", lam)  # (n_mod, r)
-            for key, idx in p_groups.items():
-                self.register_buffer(f"P_{key}", torch.randn(len(idx), int(key), r, device=device) * std)  # (n_g, d_out, r)
-            for key, idx in q_groups.items():
-                self.register_buffer(f"Q_{key}", torch.randn(len(idx), r, int(key), device=device) * std)  # (n_g, r, d_in)
-            kw = dict(kind=config.hypernet, hidden=config.hypernet_hidden, heads=config.hypernet_heads,
-                      layers=config.hypernet_layers, ffn=config.hypernet_ffn, dropout=config.hypernet_dropout,
-                      position_encoding=config.position_encoding)
-            blocked = dict(kw, attention_block=config.attention_block)
-            self.hypernets = nn.ModuleDict({
-                "P": build_hypernet(token_dim=r, **blocked),  # tokens: rows of P
-                "lam": build_hypernet(token_dim=1, **kw),  # tokens: every singular value of the model
-                "Q": build_hypernet(token_dim=r, **blocked),  # tokens: columns of Q
-            }).to(device)
-            if config.module_heads:  # one zero-initialised output projection per matrix, replacing the shared one
-                h = config.hypernet_hidden
-                heads = {f"{x}_{k}": nn.Parameter(torch.zeros(len(idx), h + 1, r, device=device))  # (n_g, h+1, r)
-                         for x, groups in (("P", p_groups), ("Q", q_groups)) for k, idx in groups.items()}
-                self.hypernets["module_heads"] = nn.ParameterDict(heads)
-                for x in ("P", "Q"):
-                    self.hypernets[x].out_proj.requires_grad_(False)
-        if config.commit_every > 1:  # R_A, the anchor's residual (persistent: resume needs it)
-            self.register_buffer("anchor_lam", torch.zeros(n, r, device=device))
-            for key, idx in p_groups.items():
-                self.register_buffer(f"anchor_P_{key}", torch.zeros(len(idx), int(key), r, device=device))
-            for key, idx in q_groups.items():
-                self.register_buffer(f"anchor_Q_{key}", torch.zeros(len(idx), r, int(key), device=device))
-        self._anchor_pending = True  # R_A is taken from the next generating forward (commit_every > 1)
-        self._view: _Triplets | None = None  # A + R(A; Φ) − R_A for eval / export, until Φ moves
+    def _register_state(self, n: int, device: torch.device) -> None:
+        """S = (P, Λ, Q) per shape group (AdaLoRA's init: P, Q ~ N(0, init_std²), Λ = 0), masks, EMAs, the
+        rule's own state. All are persistent buffers; DDP is told not to broadcast them, because every process
+        computes the same updates (broadcasting would also overwrite a process's own accumulations)."""
+        cfg, r, std = self.adapter_config, self.adapter_config.init_r, self.adapter_config.init_std
+        lam = torch.randn(n, r, device=device) * std if cfg.init_lambda == "normal" else torch.zeros(n, r, device=device)
+        self.register_buffer("lam", lam)  # (n_mod, r)
+        for g in self.groups:
+            shape = (len(g.modules), g.dim, r) if g.kind == "P" else (len(g.modules), r, g.dim)
+            if g.kind != "lam":
+                self.register_buffer(g.name, torch.randn(*shape, device=device) * std)  # (n_g, d_out, r) / (n_g, r, d_in)
         self.register_buffer("mask", torch.ones(n, r, device=device))
         self.register_buffer("ipt_ema", torch.zeros(n, r, device=device))
         self.register_buffer("unc_ema", torch.zeros(n, r, device=device))
-        self.register_buffer("ipt_acc", torch.zeros(n, r, device=device), persistent=False)
         self.register_buffer("step", torch.zeros((), dtype=torch.long, device=device))
-        for key, idx in p_groups.items():
-            self.register_buffer(f"p_index_{key}", torch.tensor(idx, device=device), persistent=False)
-        for key, idx in q_groups.items():
-            self.register_buffer(f"q_index_{key}", torch.tensor(idx, device=device), persistent=False)
+        for g in self.groups:  # row indices of each group's modules, for the sensitivity scores
+            if g.kind != "lam":
+                self.register_buffer(f"index_{g.name}", torch.tensor(g.modules, device=device), persistent=False)
+        self.rule.register_state(self)
+        self._ddp_params_and_buffers_to_ignore = [name for name, _ in self.named_buffers(recurse=False)]
 
+    def _build_hypernets(self, device: torch.device) -> None:
+        """One H_P, H_Λ, H_Q for the whole model (owned here, read by every adapter through the state)."""
+        cfg = self.adapter_config
+        kw = dict(hidden=cfg.hypernet_hidden, heads=cfg.hypernet_heads, layers=cfg.hypernet_layers,
+                  ffn=cfg.hypernet_ffn, dropout=cfg.hypernet_dropout, position_encoding=cfg.position_encoding)
+        dims = self.rule.token_dims(cfg.init_r)
+        self.hypernets = nn.ModuleDict({
+            "P": build_hypernet(cfg.hypernet, *dims["P"], attention_block=cfg.attention_block, **kw),  # tokens: rows of P
+            "lam": build_hypernet(cfg.hypernet, *dims["lam"], **kw),  # tokens: every singular value of the model
+            "Q": build_hypernet(cfg.hypernet, *dims["Q"], attention_block=cfg.attention_block, **kw),  # tokens: columns of Q
+        }).to(device)
+
+    def _inject(self, found: list[tuple[str, nn.Module]], slots: list[tuple[tuple[str, int], tuple[str, int]]]) -> None:
+        """Replace every targeted layer by an SvdAdapter around it that reads its triplet from this model."""
         self.adapters: list[SvdAdapter] = []
         for i, (name, layer) in enumerate(found):
-            adapter = SvdAdapter(layer, i, slots[i][0], slots[i][1], config.lora_dropout)
+            adapter = SvdAdapter(layer, i, slots[i][0], slots[i][1], self.adapter_config.lora_dropout)
             adapter.attach(self)
-            parent_name, _, child = name.rpartition(".")
-            setattr(model.get_submodule(parent_name) if parent_name else model, child, adapter)
+            self._set_submodule(name, adapter)
             self.adapters.append(adapter)
 
     # --- attribute access falls through to the wrapped model (config, generate helpers, …) ---------
@@ -195,28 +195,13 @@ class HyperAdaLoraModel(nn.Module):
                 raise
             return getattr(self.base_model, name)
 
-    # --- generation --------------------------------------------------------------------------
-    def _residuals(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
-        """R = τ·H(S/σ) for every shape group of P and Q and for all singular values at once."""
-        cfg = self.adapter_config
-        sigma, s_lam = (cfg.init_std, cfg.lambda_scale) if cfg.normalize_tokens else (1.0, 1.0)
-        tau = cfg.residual_scale if cfg.residual_scale is not None else sigma
-        H = self.hypernets
-        if cfg.module_heads:
-            def out(x: str, k: str, tokens: torch.Tensor) -> torch.Tensor:
-                W = H["module_heads"][f"{x}_{k}"]  # (n_g, h+1, r): weights, then the bias row
-                return torch.baddbmm(W[:, -1:], H[x].features(tokens), W[:, :-1])  # (n_g, T, r)
-        else:
-            def out(x: str, k: str, tokens: torch.Tensor) -> torch.Tensor:
-                return H[x](tokens)
-        R_P = {k: out("P", k, getattr(self, f"P_{k}") / sigma) * tau for k in self.p_groups}  # (n_g, d_out, r)
-        R_Q = {k: (out("Q", k, getattr(self, f"Q_{k}").transpose(1, 2) / sigma) * tau).transpose(1, 2)
-               for k in self.q_groups}  # tokens are columns: (n_g, d_in, r) -> (n_g, r, d_in)
-        R_lam = (H["lam"](self.lam.reshape(1, -1, 1) / s_lam) * s_lam).view_as(self.lam)  # (1, n·r, 1) -> (n, r)
-        return R_P, R_Q, R_lam
+    def state(self, name: str) -> torch.Tensor:
+        """The committed state tensor of one shape group (a buffer)."""
+        return self._buffers[name]
 
+    # --- generation --------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _hypernet_rng(self):
+    def hypernet_rng(self) -> Iterator[None]:
         """Hypernetwork dropout draws from a stream seeded by (seed, step): identical on every process."""
         if not (self.adapter_config.hypernet_dropout > 0 and self.training):
             yield
@@ -226,83 +211,28 @@ class HyperAdaLoraModel(nn.Module):
             torch.manual_seed(self.adapter_config.seed * 1_000_003 + int(self.step))  # host sync: dropout only
             yield
 
-    @torch.no_grad()
-    def _residuals_without_dropout(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
-        """R of the current hypernetworks in eval mode: what the increment commit subtracts and adds."""
-        was = self.hypernets.training
-        self.hypernets.eval()
-        try:
-            return self._residuals()
-        finally:
-            self.hypernets.train(was)
-
     def _generate(self) -> _Triplets:
-        """The training-forward triplets, with a graph into the hypernetworks, and the orthogonality term."""
-        cfg = self.adapter_config
-        with self._hypernet_rng():
-            R_P, R_Q, R_lam = self._residuals()
-        S_P = {k: getattr(self, f"P_{k}") for k in self.p_groups}
-        S_Q = {k: getattr(self, f"Q_{k}") for k in self.q_groups}
-        if cfg.generation == "increment" and cfg.commit_every > 1:
-            if self._anchor_pending:  # first forward after a commit: R_A = R(A; Φ_A), so the value is A
-                R0 = self._residuals_without_dropout() if cfg.hypernet_dropout > 0 else (R_P, R_Q, R_lam)
-                self._set_anchor(*R0)
-            A_P, A_Q, A_lam = self._anchor()
-            G_P = {k: S_P[k] + (R_P[k] - A_P[k]) for k in S_P}  # value A + R(A; Φ_t) − R_A, gradient via R
-            G_Q = {k: S_Q[k] + (R_Q[k] - A_Q[k]) for k in S_Q}
-            G_lam = self.lam + (R_lam - A_lam)
-            cache = {"lam_value": G_lam.detach()}  # the pruning score between commits
-        elif cfg.generation == "increment":
-            # Value S exactly (x − x = 0 in floating point), gradient into Φ through R.
-            G_P = {k: S_P[k] + (R_P[k] - R_P[k].detach()) for k in S_P}
-            G_Q = {k: S_Q[k] + (R_Q[k] - R_Q[k].detach()) for k in S_Q}
-            G_lam = self.lam + (R_lam - R_lam.detach())
-            if cfg.hypernet_dropout > 0:  # the commit must subtract a dropout-free residual
-                R_P, R_Q, R_lam = self._residuals_without_dropout()
-            cache = {"P": {k: v.detach() for k, v in R_P.items()}, "Q": {k: v.detach() for k, v in R_Q.items()},
-                     "lam": R_lam.detach()}
-        else:
-            G_P = {k: S_P[k] + R_P[k] for k in S_P}
-            G_Q = {k: S_Q[k] + R_Q[k] for k in S_Q}
-            G_lam = self.lam + R_lam
-            cache = {"P": {k: v.detach() for k, v in G_P.items()}, "Q": {k: v.detach() for k, v in G_Q.items()},
-                     "lam": G_lam.detach()}
-        if cfg.importance == "sensitivity":
-            self._track_sensitivity(G_P, G_Q, G_lam)
-        orth = sum(_orth(G.transpose(1, 2) @ G) for G in G_P.values()) + sum(_orth(G @ G.transpose(1, 2)) for G in G_Q.values())
-        return _Triplets(P=G_P, Q=G_Q, lam=G_lam * self.mask * self.scaling, orth=orth / len(self.adapters), cache=cache)
-
-    def _anchor(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
-        return ({k: getattr(self, f"anchor_P_{k}") for k in self.p_groups},
-                {k: getattr(self, f"anchor_Q_{k}") for k in self.q_groups}, self.anchor_lam)
-
-    @torch.no_grad()
-    def _set_anchor(self, R_P: dict, R_Q: dict, R_lam: torch.Tensor) -> None:
-        A_P, A_Q, A_lam = self._anchor()
-        for k in A_P:
-            A_P[k].copy_(R_P[k])
-        for k in A_Q:
-            A_Q[k].copy_(R_Q[k])
-        A_lam.copy_(R_lam)
-        self._anchor_pending = False
+        """The training forward's triplets from the rule, with the orthogonality term and sensitivity hooks."""
+        gen = self.rule.generate(self)
+        if self.adapter_config.importance == "sensitivity":
+            self._track_sensitivity(gen.values)
+        orth = sum(_orth(v.transpose(1, 2) @ v if g.kind == "P" else v @ v.transpose(1, 2))
+                   for g in self.groups if g.kind != "lam" for v in (gen.values[g.name],))
+        lam = gen.values["lam"]
+        return _Triplets(gen.values, lam * self.mask * self.scaling, orth / len(self.adapters), gen)
 
     def _committed(self) -> _Triplets:
-        """The adapters as they stand: S, or with commit_every > 1 between commits A + R(A; Φ) − R_A."""
-        S_P = {k: getattr(self, f"P_{k}") for k in self.p_groups}
-        S_Q = {k: getattr(self, f"Q_{k}") for k in self.q_groups}
-        if self.adapter_config.commit_every == 1 or self._anchor_pending:
-            return _Triplets(P=S_P, Q=S_Q, lam=self.lam * self.mask * self.scaling)
-        if self._view is None:  # one no-grad hypernetwork forward, reused until Φ moves
-            R_P, R_Q, R_lam = self._residuals_without_dropout()
-            A_P, A_Q, A_lam = self._anchor()
-            self._view = _Triplets(P={k: S_P[k] + (R_P[k] - A_P[k]) for k in S_P},  # as _generate rounds it
-                                   Q={k: S_Q[k] + (R_Q[k] - A_Q[k]) for k in S_Q}, lam=self.lam + (R_lam - A_lam))
-        v = self._view
-        return _Triplets(P=v.P, Q=v.Q, lam=v.lam * self.mask * self.scaling)
+        """The adapters as they stand: the committed state, no hypernetwork."""
+        return _Triplets({g.name: self.state(g.name) for g in self.groups}, self.lam * self.mask * self.scaling)
 
-    def _track_sensitivity(self, G_P: dict, G_Q: dict, G_lam: torch.Tensor) -> None:
+    def _ipt_accumulator(self) -> torch.Tensor:
+        if self._ipt_acc is None or self._ipt_acc.device != self.lam.device:
+            self._ipt_acc = torch.zeros_like(self.lam)
+        return self._ipt_acc
+
+    def _track_sensitivity(self, values: dict[str, torch.Tensor]) -> None:
         """Accumulate |θ ⊙ ∂L/∂θ| per (module, rank) from hooks on the generated (non-leaf) tensors."""
-        acc = self.ipt_acc
+        acc = self._ipt_accumulator()
 
         def hook_lam(value):
             def hook(g: torch.Tensor) -> None:  # returns None: the gradient itself is left as it is
@@ -314,29 +244,50 @@ class HyperAdaLoraModel(nn.Module):
                 acc.index_add_(0, index, (value * g).abs().mean(dim))  # (n_g, r) into the modules' rows
             return hook
 
-        if G_lam.requires_grad:
-            G_lam.register_hook(hook_lam(G_lam.detach()))
-        for k, G in G_P.items():
-            if G.requires_grad:
-                G.register_hook(hook_group(G.detach(), getattr(self, f"p_index_{k}"), 1))  # mean over rows
-        for k, G in G_Q.items():
-            if G.requires_grad:
-                G.register_hook(hook_group(G.detach(), getattr(self, f"q_index_{k}"), 2))  # mean over columns
+        for g in self.groups:
+            v = values[g.name]
+            if not v.requires_grad:
+                continue
+            if g.kind == "lam":
+                v.register_hook(hook_lam(v.detach()))
+            else:  # mean over rows (P) or columns (Q)
+                v.register_hook(hook_group(v.detach(), self._buffers[f"index_{g.name}"], 1 if g.kind == "P" else 2))
 
     def triplet(self, adapter: SvdAdapter, committed: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(P (d_out, r), Λ_eff (r,), Q (r, d_in)) of one adapter for the running forward."""
-        t = self._current if (self._current is not None and not committed) else self._committed()
+        """(P (d_out, r), Λ_eff (r,), Q (r, d_in)) of one adapter for the running forward.
+
+        Inside `forward` (or a backward recomputing it) the adapters read what that forward generated. Called
+        from anywhere else, e.g. by running `base_model` directly, they read the committed state in eval /
+        no_grad, and refuse a training forward: it would train nothing (the hypernetworks never run).
+        """
+        t = self._current
+        if committed or t is None or not (self._in_forward or _in_backward()):
+            if not committed and self.training and torch.is_grad_enabled() and not self.adapters_disabled:
+                raise RuntimeError("HyperAdaLoRA: a training forward ran through the base model directly, so no "
+                                   "hypernetwork would generate the adapters; call the HyperAdaLoraModel (model(**batch)) "
+                                   "to train, or use model.eval() / torch.no_grad() for inference")
+            t = self._committed()
         (pk, pi), (qk, qi) = adapter.p_slot, adapter.q_slot
-        return t.P[pk][pi], t.lam[adapter.index], t.Q[qk][qi]
+        return t.values[pk][pi], t.lam[adapter.index], t.values[qk][qi]
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The wrapped model's forward; in training with grad, `loss` = task loss + γ·orth and the output also
         carries `task_loss` and `orth_loss` (tensors, for logging)."""
         generating = self.training and torch.is_grad_enabled() and not self.adapters_disabled
+        if generating and any(a.merged for a in self.adapters):
+            raise RuntimeError("HyperAdaLoRA: the adapters are merged into the base weights; call unmerge() "
+                               "before training")
+        # A training forward's triplets stay in place after it: activation checkpointing recomputes the
+        # forward inside the backward, and update_and_allocate commits from them.
         self._current = self._generate() if generating else self._committed()
-        out = self.base_model(*args, **kwargs)
+        self._in_forward = True
+        try:
+            out = self.base_model(*args, **kwargs)
+        finally:
+            self._in_forward = False
+            if not generating:
+                self._current = None
         if not generating:
-            self._current = None
             return out
         orth = self._current.orth
         task = out.get("loss") if hasattr(out, "get") else None
@@ -349,45 +300,75 @@ class HyperAdaLoraModel(nn.Module):
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         """Text generation with the committed adapters (no hypernetwork runs)."""
         self._current = self._committed()  # Λ ⊙ mask · s once, not once per adapter per decoding step
+        self._in_forward = True
         try:
             return self.base_model.generate(*args, **kwargs)
         finally:
+            self._in_forward = False
             self._current = None
 
     def train(self, mode: bool = True) -> HyperAdaLoraModel:
         self._current = None
         return super().train(mode)
 
+    # --- enable / disable, merge / unmerge (peft's API) ------------------------------------------
+    @contextlib.contextmanager
+    def disable_adapter(self) -> Iterator[None]:
+        """Run the base model as it was inside the block: no adapters, and `modules_to_save` as before training
+        (as peft's `PeftModel.disable_adapter()`)."""
+        was = self.adapters_disabled
+        trained = self._saved_modules()
+        self.adapters_disabled = True
+        for name in trained:
+            self._set_submodule(name, self._original_modules[name.replace(".", "/")])
+        try:
+            yield
+        finally:
+            for name, module in trained.items():
+                self._set_submodule(name, module)
+            self.adapters_disabled = was
+
+    def _set_submodule(self, name: str, module: nn.Module) -> None:
+        parent, _, child = name.rpartition(".")
+        setattr(self.base_model.get_submodule(parent) if parent else self.base_model, child, module)
+
+    @torch.no_grad()
+    def merge(self, safe_merge: bool = False) -> None:
+        """Fold ΔW of the committed state into every base weight; the adapters then add nothing until `unmerge`.
+
+        `safe_merge=True` computes every merged weight first and refuses (ValueError, nothing written) if any
+        is not finite, as peft's `merge(safe_merge=True)`.
+        """
+        adapters = [a for a in self.adapters if not a.merged]
+        if safe_merge:
+            for name, a in zip(self.adapted_names, self.adapters, strict=True):
+                if not a.merged and not torch.isfinite(a.base_layer.weight + a.delta_weight_in_layout()).all():
+                    raise ValueError(f"merge: the merged weight of {name} is not finite; the adapters were not merged")
+        for a in adapters:
+            a.merge()
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        """Subtract what `merge` added: the base weights are restored (up to rounding) and the adapters act again."""
+        for a in self.adapters:
+            a.unmerge()
+
     # --- the training-loop hook --------------------------------------------------------------
     @torch.no_grad()
-    def update_and_allocate(self, global_step: int) -> None:
+    def update_and_allocate(self, global_step: int, lr_scale: float = 1.0) -> None:
         """Commit the generated adapters and apply the rank schedule. Call once per optimizer step::
 
             out = model(**batch); out.loss.backward(); optimizer.step()
             model.update_and_allocate(step)
             optimizer.zero_grad()
+
+        `lr_scale` is the learning-rate schedule's multiplier at this step (lr_t / lr_0): with the default
+        'gradient' rule the next generated step uses η = state_lr × lr_scale, as AdaLoRA's Adam would.
         """
         cfg = self.adapter_config
-        gen = self._current
+        current = self._current
         self._current = None
-        self._view = None  # Φ has moved
-        lam_value = self.lam
-        if cfg.commit_every > 1:
-            if gen is not None and gen.cache is not None:
-                lam_value = gen.cache["lam_value"]
-            if global_step % cfg.commit_every == 0 and not self._anchor_pending:
-                self._commit_increment(*self._anchor())
-                self._anchor_pending = True
-                lam_value = self.lam
-        elif gen is not None and gen.cache is not None:
-            if cfg.generation == "increment":
-                self._commit_increment(gen.cache["P"], gen.cache["Q"], gen.cache["lam"])
-            else:
-                for k in self.p_groups:
-                    getattr(self, f"P_{k}").copy_(gen.cache["P"][k])
-                for k in self.q_groups:
-                    getattr(self, f"Q_{k}").copy_(gen.cache["Q"][k])
-                self.lam.copy_(gen.cache["lam"])
+        self.rule.commit(self, current.generated if current is not None else None, lr_scale)
         self.step.fill_(global_step)
         if cfg.total_step is None:
             return
@@ -395,25 +376,23 @@ class HyperAdaLoraModel(nn.Module):
         T, tfinal = cfg.total_step, cfg.tfinal
         budget, remask = budget_schedule(global_step, cfg.init_r * n, cfg.target_r * n, cfg.tinit, tfinal, T, cfg.deltaT)
         if cfg.importance == "sensitivity":
+            acc = self._ipt_accumulator()
             if torch.distributed.is_available() and torch.distributed.is_initialized():
-                torch.distributed.all_reduce(self.ipt_acc)  # the same scores, hence masks, on every process
-                self.ipt_acc.div_(torch.distributed.get_world_size())
-            score = update_sensitivity(self.ipt_acc, self.ipt_ema, self.unc_ema, cfg.beta1, cfg.beta2)
-            self.ipt_acc.zero_()
+                torch.distributed.all_reduce(acc)  # the same scores, hence masks, on every process
+                acc.div_(torch.distributed.get_world_size())
+            score = update_sensitivity(acc, self.ipt_ema, self.unc_ema, cfg.beta1, cfg.beta2)
+            acc.zero_()
         else:
-            score = lam_value.abs()
+            score = self.lam.abs()
         if (global_step < T - tfinal and remask) or global_step == T - tfinal:
             self.mask.copy_(mask_to_budget(score, budget))  # after T − tfinal the mask stays as it is
 
-    @torch.no_grad()
-    def _commit_increment(self, old_P: dict, old_Q: dict, old_lam: torch.Tensor) -> None:
-        """S ← S + R(S; Φ) − R_old with the current hypernetworks (one no-grad forward)."""
-        R_P, R_Q, R_lam = self._residuals_without_dropout()
-        for k in self.p_groups:
-            getattr(self, f"P_{k}").add_(R_P[k] - old_P[k])
-        for k in self.q_groups:
-            getattr(self, f"Q_{k}").add_(R_Q[k] - old_Q[k])
-        self.lam.add_(R_lam - old_lam)
+    def discard_step(self) -> None:
+        """Forget what a skipped step's forward and backward left behind (non-finite loss): nothing is committed."""
+        self._current = None
+        self.rule.discard(self)
+        if self._ipt_acc is not None:
+            self._ipt_acc.zero_()
 
     # --- inspection ----------------------------------------------------------------------------
     @property
@@ -441,7 +420,8 @@ class HyperAdaLoraModel(nn.Module):
         return out
 
     def adapter_state_dict(self) -> dict[str, torch.Tensor]:
-        """Everything that defines the adapters: hypernetworks, state, masks, EMAs, modules_to_save."""
+        """Everything that defines the adapters: hypernetworks, state (with the rule's optimizer statistics),
+        masks, EMAs, modules_to_save."""
         sd = {f"hypernets.{k}": v for k, v in self.hypernets.state_dict().items()}
         sd.update({f"state.{k}": v for k, v in self.named_buffers(recurse=False) if k in self._persistent_state()})
         for name, module in self._saved_modules().items():
@@ -459,24 +439,27 @@ class HyperAdaLoraModel(nn.Module):
             self.hypernets.load_state_dict({k[len("hypernets."):]: v for k, v in sd.items() if k.startswith("hypernets.")})
             for k, v in sd.items():
                 if k.startswith("state."):
-                    getattr(self, k[len("state."):]).copy_(v)
+                    self._buffers[k[len("state."):]].copy_(v)
             for name, module in self._saved_modules().items():
                 prefix = f"modules_to_save.{name}."
                 module.load_state_dict({k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)})
-        self._current = self._view = None
-        # a checkpoint written right after a commit has no anchor residual yet (a host sync, at load time only)
-        self._anchor_pending = int(self.step) % self.adapter_config.commit_every == 0
+        self._current = None
+        self.rule.after_load(self)
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
-        """Write `hyperadalora_model.safetensors` and `hyperadalora_config.json` (each atomically)."""
+        """Write `hyperadalora_model.safetensors` and `hyperadalora_config.json` (each atomically).
+
+        The weights file's metadata names the adapted modules in the order of the state's rows, so a load can
+        check that every row goes to the module it was trained for.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        meta = {"format": "pt", "adapted_modules": json.dumps(self.adapted_names)}
+        meta = {"format": "pt", "adapted_modules": json.dumps(self.adapted_names), "hyperadalora_version": __version__}
         _atomic(directory / WEIGHTS_NAME, lambda p: save_file(self.adapter_state_dict(), p, metadata=meta))
-        _atomic(directory / CONFIG_NAME, lambda p: Path(p).write_text(json.dumps(self.adapter_config.to_dict(), indent=2) + "\n"))
+        _atomic(directory / CONFIG_NAME, lambda p: Path(p).write_text(self.adapter_config.to_json()))
 
     def load_pretrained_adapter(self, directory: str | os.PathLike) -> None:
-        """Load a directory written by `save_pretrained` into this model, checking config and shapes."""
+        """Load a directory written by `save_pretrained` into this model, checking config, module names and shapes."""
         directory = Path(directory)
         saved = HyperAdaLoraConfig.load(directory)
         diff = [k for k, v in saved.to_dict().items() if k != "seed" and self.adapter_config.to_dict()[k] != v]
@@ -486,11 +469,29 @@ class HyperAdaLoraModel(nn.Module):
         path = directory / WEIGHTS_NAME
         try:
             sd = load_file(path)
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
         except FileNotFoundError:
             raise ValueError(f"{path}: missing; is this a directory written by save_pretrained?") from None
         except Exception as e:  # safetensors raises its own error types for truncated / corrupt files
             raise ValueError(f"{path}: unreadable or corrupt safetensors file ({e})") from None
+        self._check_module_names(meta.get("adapted_modules"), str(path))
         self.load_adapter_state_dict(sd, source=str(path))
+
+    def _check_module_names(self, saved: str | None, source: str) -> None:
+        """Refuse an adapter whose rows belong to other modules (another discovery order, other targets)."""
+        if saved is None:
+            warnings.warn(f"{source}: no adapted_modules in the metadata; module names cannot be checked", stacklevel=3)
+            return
+        names = json.loads(saved)
+        for i, (theirs, ours) in enumerate(zip(names, self.adapted_names, strict=False)):
+            if theirs != ours:
+                raise ValueError(f"{source}: adapted module #{i} is {theirs!r} in the adapter but {ours!r} in this "
+                                 "model; its rows would go to the wrong modules (different target_modules or module order)")
+        if len(names) != len(self.adapted_names):
+            extra = (names if len(names) > len(self.adapted_names) else self.adapted_names)[min(len(names), len(self.adapted_names))]
+            raise ValueError(f"{source}: the adapter has {len(names)} adapted modules, this model {len(self.adapted_names)} "
+                             f"(first unmatched: {extra!r}); load it into a model with the same target_modules")
 
     @classmethod
     def from_pretrained(cls, model: nn.Module, directory: str | os.PathLike) -> HyperAdaLoraModel:
@@ -542,10 +543,27 @@ class HyperAdaLoraModel(nn.Module):
         """Fold ΔW into the base weights and return the plain transformers model (adapters removed)."""
         for name, adapter in zip(self.adapted_names, self.adapters, strict=True):
             adapter.merge()
-            parent_name, _, child = name.rpartition(".")
-            setattr(self.base_model.get_submodule(parent_name) if parent_name else self.base_model, child, adapter.base_layer)
+            self._set_submodule(name, adapter.base_layer)
         self.adapters = []
         return self.base_model
+
+
+def _group_by_shape(found: list[tuple[str, nn.Module]]) -> tuple[list[Group], list[tuple[tuple[str, int], tuple[str, int]]]]:
+    """Shape groups (all P with one d_out, all Q with one d_in, all Λ) and each module's (group, position) slots,
+    so that every matrix of one shape goes through its hypernetwork in one batched call."""
+    p_groups: dict[int, list[int]] = {}
+    q_groups: dict[int, list[int]] = {}
+    slots = []
+    for i, (_, layer) in enumerate(found):
+        d_in, d_out = in_out_features(layer)
+        p_list, q_list = p_groups.setdefault(d_out, []), q_groups.setdefault(d_in, [])
+        slots.append(((f"P_{d_out}", len(p_list)), (f"Q_{d_in}", len(q_list))))
+        p_list.append(i)
+        q_list.append(i)
+    groups = [Group(f"P_{d}", "P", tuple(v), d) for d, v in p_groups.items()]
+    groups += [Group(f"Q_{d}", "Q", tuple(v), d) for d, v in q_groups.items()]
+    groups.append(Group("lam", "lam", tuple(range(len(found)))))
+    return groups, slots
 
 
 def check_tensors(expected: dict[str, torch.Tensor], sd: dict[str, torch.Tensor], source: str, what: str,
@@ -568,11 +586,15 @@ def _orth(gram: torch.Tensor) -> torch.Tensor:
 
 
 def _atomic(path: Path, write) -> None:
-    """Write via a temporary file in the same directory, then rename: readers never see a partial file."""
+    """Write via a temporary file in the same directory, then rename: readers never see a partial file.
+    The file gets the mode a plain open() would give it (mkstemp's is 0600)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -10,15 +10,16 @@ from hyperadalora.hypernet import build_hypernet
 
 def make(kind: str, pos: bool = False):
     torch.manual_seed(0)
-    net = build_hypernet(kind, token_dim=3, hidden=16, heads=4, layers=2, ffn=32, dropout=0.0, position_encoding=pos)
+    net = build_hypernet(kind, in_dim=3, out_dim=3, hidden=16, heads=4, layers=2, ffn=32, dropout=0.0,
+                         position_encoding=pos)
     torch.nn.init.normal_(net.out_proj.weight)  # leave the identity start to see the mixing
     return net
 
 
 @pytest.mark.parametrize("kind", ["attention", "mlp", "cnn"])
-def test_residual_is_zero_at_initialisation(kind):
-    net = build_hypernet(kind, 3, 16, 4, 1, 32, 0.0, True)
-    assert torch.equal(net(torch.randn(2, 10, 3)), torch.zeros(2, 10, 3))
+def test_output_is_zero_at_initialisation(kind):
+    net = build_hypernet(kind, 12, 6, 16, 4, 1, 32, 0.0, True)  # e.g. r = 3 rows with 4 features -> 2 outputs each
+    assert torch.equal(net(torch.randn(2, 10, 12)), torch.zeros(2, 10, 6))
 
 
 @pytest.mark.parametrize("kind, mixes_far, mixes_near", [("attention", True, True), ("cnn", False, True), ("mlp", False, False)])
@@ -42,7 +43,7 @@ def test_position_codes_separate_identical_tokens():
 
 def test_block_attention_stays_within_blocks():
     torch.manual_seed(0)
-    net = build_hypernet("attention", 3, 16, 4, 1, 32, 0.0, False, attention_block=4)
+    net = build_hypernet("attention", 3, 3, 16, 4, 1, 32, 0.0, False, attention_block=4)
     torch.nn.init.normal_(net.out_proj.weight)
     x = torch.randn(1, 12, 3)
     x2 = x.clone()

@@ -22,12 +22,13 @@ DEFAULT_NLG_DATA = "../shared/data/instruct/alpaca/alpaca_data_1k.json"
 DEFAULT_NLG_MODEL = "stories260k"  # the harness's alias for ../shared/models/stories260k
 METHODS = ("adalora", "hyperadalora", "lora", "head")
 
-# Learning rates of the adapter parameters per method for the MiniLM presets (the head always trains at
-# head_lr). AdaLoRA: `--lr-sweep` on SST-2, 80 steps, final smoothed loss 3e-3: 0.605, 1e-2: 0.473,
-# 3e-2: 0.694 (diverged); at LoRA's 1e-3 its SVD adapters barely move (docs/design prototype). LoRA: 1e-3, where
-# it learns SST-2 fast in the prototype. Re-pick them on other models / tasks with --lr-sweep.
-NLU_LR = {"adalora": 1e-2, "hyperadalora": 1e-3, "lora": 1e-3, "head": 1e-3}
-NLG_LR = {"adalora": 1e-2, "hyperadalora": 1e-3, "lora": 1e-3}
+# Learning rates of the adapters per method for the MiniLM presets (the head always trains at head_lr). AdaLoRA:
+# `--lr-sweep` on SST-2, 80 steps, final smoothed loss 3e-3: 0.605, 1e-2: 0.473, 3e-2: 0.694 (diverged); at
+# LoRA's 1e-3 its SVD adapters barely move (docs/design prototype). HyperAdaLoRA's `lr` is η, the rate of the Adam
+# step its hypernetworks start from (the hypernetworks train at meta_lr): AdaLoRA's rate, so that both start from
+# the same step. LoRA: 1e-3, where it learns SST-2 fast in the prototype. Re-pick them with --lr-sweep.
+NLU_LR = {"adalora": 1e-2, "hyperadalora": 1e-2, "lora": 1e-3, "head": 1e-3}
+NLG_LR = {"adalora": 1e-2, "hyperadalora": 1e-2, "lora": 1e-3}
 
 # Per task: steps, batch size, max length (dynamic padding up to it). Sized for the project's 2-core CPU (about
 # 1 s/step on SST-2, 2 s/step on RTE with one thread per run, two runs at a time): each preset finishes in

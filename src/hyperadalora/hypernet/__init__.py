@@ -1,4 +1,4 @@
-"""Hypernetworks that map a matrix's tokens to a residual update; `build_hypernet` picks the kind."""
+"""Hypernetworks that map a matrix's tokens to per-token outputs; `build_hypernet` picks the kind."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from .mlp import MlpBlock
 __all__ = ["Hypernet", "build_hypernet"]
 
 
-def build_hypernet(kind: str, token_dim: int, hidden: int, heads: int, layers: int, ffn: int,
+def build_hypernet(kind: str, in_dim: int, out_dim: int, hidden: int, heads: int, layers: int, ffn: int,
                    dropout: float, position_encoding: bool, attention_block: int | None = None) -> Hypernet:
-    """One hypernetwork of `kind` ('attention', 'mlp' or 'cnn') for tokens of width `token_dim`."""
+    """One hypernetwork of `kind` ('attention', 'mlp' or 'cnn') from tokens of width `in_dim` to `out_dim`."""
     if kind == "attention":
         blocks = [BertBlock(hidden, heads, ffn, dropout, attention_block) for _ in range(layers)]
     elif kind == "mlp":
@@ -23,4 +23,4 @@ def build_hypernet(kind: str, token_dim: int, hidden: int, heads: int, layers: i
         blocks = [ConvBlock(hidden, ffn, dropout) for _ in range(layers)]
     else:
         raise ValueError(f"hypernet: unknown kind {kind!r}; choose one of attention, mlp, cnn")
-    return Hypernet(token_dim, hidden, nn.ModuleList(blocks), position_encoding)
+    return Hypernet(in_dim, out_dim, hidden, nn.ModuleList(blocks), position_encoding)

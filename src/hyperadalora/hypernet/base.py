@@ -19,18 +19,19 @@ def sinusoidal_codes(length: int, dim: int, device: torch.device, dtype: torch.d
 
 
 class Hypernet(nn.Module):
-    """R(X) for tokens X (B, T, d): embed to width h, add position codes, run the blocks, project back to d.
+    """Y = H(X) for tokens X (B, T, d_in): embed to width h, add position codes, run the blocks, project to d_out.
 
-    The caller forms H(X) = X + R(X). The output projection starts at zero, so H is the identity at
-    initialisation and the adapted model starts as the base model.
+    What the output means is the generation rule's (generation/): a residual R with H(S) = S + R for the
+    state-only rules, per-entry gains for the gradient rule. The output projection starts at zero, so at
+    initialisation every rule starts where the rule says it must (the base model, or Adam's step).
     """
 
-    def __init__(self, token_dim: int, hidden: int, blocks: nn.ModuleList, position_encoding: bool) -> None:
+    def __init__(self, in_dim: int, out_dim: int, hidden: int, blocks: nn.ModuleList, position_encoding: bool) -> None:
         super().__init__()
-        self.in_proj = nn.Linear(token_dim, hidden)
+        self.in_proj = nn.Linear(in_dim, hidden)
         self.norm = nn.LayerNorm(hidden)
         self.blocks = blocks
-        self.out_proj = nn.Linear(hidden, token_dim)
+        self.out_proj = nn.Linear(hidden, out_dim)
         nn.init.zeros_(self.out_proj.weight)
         nn.init.zeros_(self.out_proj.bias)
         self.position_encoding = position_encoding
@@ -42,15 +43,11 @@ class Hypernet(nn.Module):
             self._codes[key] = sinusoidal_codes(length, self.in_proj.out_features, like.device, like.dtype)
         return self._codes[key]
 
-    def features(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The last block's output (B, T, h), before the output projection."""
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         h = self.in_proj(tokens)  # (B, T, h)
         if self.position_encoding:
             h = h + self.codes(tokens.shape[1], h)  # (T, h) broadcast over B
         h = self.norm(h)  # BERT embeddings end in a LayerNorm too
         for block in self.blocks:
             h = block(h)
-        return h
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.out_proj(self.features(tokens))  # (B, T, d)
+        return self.out_proj(h)  # (B, T, d_out)

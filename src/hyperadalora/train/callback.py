@@ -2,9 +2,11 @@
 
 Trainer's order per optimizer step is: optimizer.step() → on_optimizer_step → lr_scheduler.step() →
 zero_grad() → global_step += 1 → on_step_end. `update_and_allocate` needs the hypernetworks' new weights (after
-optimizer.step) and the forward's generated triplets (kept until the next forward), not the gradients, so
-on_step_end with the already incremented, 1-based `state.global_step` is the right place, exactly as in
-`hyperadalora train`. (peft's AdaLoRA reads `p.grad` and so belongs in on_optimizer_step instead.)
+optimizer.step) and the forward's generated triplets (kept until the next forward), not the parameters'
+gradients, so on_step_end with the already incremented, 1-based `state.global_step` is the right place, exactly
+as in `hyperadalora train`. The schedule's multiplier of the step just taken (lr_t / lr_0, which the gradient
+rule applies to its state rate) is read in on_optimizer_step, before the scheduler moves on. (peft's AdaLoRA
+reads `p.grad` and so belongs in on_optimizer_step instead.)
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class HyperAdaLoraCallback(TrainerCallback):
 
     def __init__(self, model: HyperAdaLoraModel | None = None) -> None:
         self.model = model
+        self.lr_scale = 1.0
 
     def _find(self, model: Any) -> HyperAdaLoraModel:
         if self.model is not None:
@@ -58,9 +61,16 @@ class HyperAdaLoraCallback(TrainerCallback):
             logger.warning("HyperAdaLoraConfig.total_step=%d but the Trainer runs %d steps; the rank schedule "
                            "follows total_step", total, state.max_steps)
 
+    def on_optimizer_step(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                          optimizer: Any = None, **kwargs: Any) -> None:
+        if optimizer is not None:
+            group = optimizer.param_groups[0]
+            initial = group.get("initial_lr")  # set by the LambdaLR schedules Trainer builds
+            self.lr_scale = group["lr"] / initial if initial else 1.0
+
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                     model: Any = None, **kwargs: Any) -> None:
-        self._find(model).update_and_allocate(state.global_step)
+        self._find(model).update_and_allocate(state.global_step, self.lr_scale)
 
     def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                logs: dict[str, Any] | None = None, model: Any = None, **kwargs: Any) -> None:

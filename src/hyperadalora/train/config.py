@@ -62,7 +62,11 @@ class TrainConfig:
     out: str | None = _f(None, "Run directory: config.json, log.jsonl, checkpoints/, adapter/, summary.json. Required.")
 
     # --- optimisation ----------------------------------------------------------------------------
-    lr: float = _f(1e-3, "Learning rate of the method's adapter parameters (hypernetworks for hyperadalora).")
+    lr: float = _f(1e-3, "Learning rate of the method's adapters: LoRA's / AdaLoRA's parameters; for hyperadalora with "
+                         "generation=gradient, η, the rate of the Adam step on P, Λ, Q its hypernetworks start from "
+                         "(HyperAdaLoraConfig.state_lr); with the state-only rules, the hypernetworks' rate.")
+    meta_lr: float = _f(3e-3, "hyperadalora with generation=gradient: learning rate of the hypernetworks' weights, "
+                              "trained by the one-step hypergradient (the head keeps head_lr).", hyperadalora_only=True)
     head_lr: float | None = _f(None, "Learning rate of the classifier head (modules_to_save). None: same as lr.")
     weight_decay: float = _f(0.0, "AdamW weight decay.")
     max_grad_norm: float = _f(1.0, "Clip the gradient norm to this value (0: no clipping).")
@@ -107,15 +111,16 @@ class TrainConfig:
     hypernet_layers: int = _core("hypernet_layers")
     hypernet_ffn: int = _core("hypernet_ffn")
     hypernet_dropout: float = _core("hypernet_dropout")
-    module_heads: bool = _core("module_heads")
     attention_block: int | None = _core("attention_block")
     generation: str = _core("generation", choices=GENERATIONS)
-    commit_every: int = _core("commit_every")
+    max_gain: float = _core("max_gain")
+    state_beta1: float = _core("state_beta1")
+    state_beta2: float = _core("state_beta2")
+    state_eps: float = _core("state_eps")
     importance: str = _core("importance", choices=IMPORTANCES)
     init_lambda: str = _core("init_lambda", choices=INIT_LAMBDAS)
     init_std: float = _core("init_std")
     lambda_scale: float = _core("lambda_scale")
-    residual_scale: float | None = _core("residual_scale")
     normalize_tokens: bool = _core("normalize_tokens")
     position_encoding: bool = _core("position_encoding")
 
@@ -167,7 +172,7 @@ class TrainConfig:
             bad("method", "'head' trains only a classifier head; the instruct task has none (use lora/adalora/hyperadalora)")
         if self.out is None:
             bad("out", "is required (e.g. --out runs/x)")
-        for name in ("lr", "init_std"):
+        for name in ("lr", "meta_lr", "init_std", "state_eps"):
             if not getattr(self, name) > 0:
                 bad(name, f"must be > 0, got {getattr(self, name)!r}")
         for name in ("head_lr",):
@@ -202,6 +207,11 @@ class TrainConfig:
             bad("attention_block", f"must be a positive integer (or unset), got {self.attention_block!r}")
         if not self.lambda_scale > 0:
             bad("lambda_scale", f"must be > 0, got {self.lambda_scale!r}")
+        if not self.max_gain > 1:
+            bad("max_gain", f"must be > 1, got {self.max_gain!r}")
+        for name in ("state_beta1", "state_beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                bad(name, f"must be in [0, 1), got {getattr(self, name)!r}")
         if self.max_steps is not None and self.method in ("hyperadalora", "adalora") \
                 and self.tinit >= self.max_steps - self.tfinal:
             bad("tinit", f"tinit ({self.tinit}) must be < max_steps - tfinal ({self.max_steps} - {self.tfinal}): "

@@ -426,14 +426,16 @@ def _fit(run: Run, model: Any, optimizer: Any, scheduler: Any) -> None:
         if float(finite) < 1:
             _nonfinite(run, sums, optimizer)
             continue
-        lr = optimizer.param_groups[0]["lr"]
+        group = optimizer.param_groups[0]
+        lr_scale = group["lr"] / group["initial_lr"]  # the schedule's multiplier at this step (LambdaLR sets initial_lr)
+        lr = cfg.lr * lr_scale  # the method's rate (η for hyperadalora's gradient rule), as logged
         if cfg.max_grad_norm > 0:
             acc.clip_grad_norm_(params, cfg.max_grad_norm)
         optimizer.step()
         if not acc.optimizer_step_was_skipped:  # fp16 overflow: the scaler skipped the step
             scheduler.step()
         run.pos.step += 1
-        method.update_and_allocate(run.pos.step)
+        method.update_and_allocate(run.pos.step, lr_scale)
         optimizer.zero_grad(set_to_none=True)
         run.buffer.append((run.pos.step, sums, lr, method.total_rank(), run.wall()))
         if run.bar is not None:
@@ -552,14 +554,40 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     Bad input raises UserInputError before anything is written. With `cfg.stop_after` the run stops after that
     step (checkpointed) and returns {"stopped_at": step, ...}; `cfg.resume` continues it.
-    """
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-    from accelerate.utils import broadcast_object_list, set_seed
-    from transformers import get_scheduler
 
+    setup → prepare the output directory → optimizer → resume → fit → finish, each step a function below.
+    """
     cfg.validate()
     out = Path(cfg.out)
+    accelerator = _make_accelerator(cfg, out)
+    prior = _check_out_dir(cfg, out)
+    tokenizer, data, method, steps = _setup(cfg, accelerator, out)
+    resuming = cfg.resume and prior is not None
+    _prepare_out_dir(cfg, out, accelerator, resuming)  # from here on, files are written (main process only)
+    run, model, optimizer, scheduler = _optimizer_and_run(cfg, accelerator, method, data, steps, tokenizer)
+    if resuming:
+        _resume(run, optimizer, scheduler)
+    elif cfg.resume and accelerator.is_main_process:
+        print(f"note: nothing to resume in {out}; starting a new run", file=sys.stderr)
+    if accelerator.is_main_process and cfg.progress:
+        from tqdm.auto import tqdm
+
+        run.bar = tqdm(total=steps, initial=run.pos.step, desc=f"{cfg.method} {cfg.task}", unit="step", dynamic_ncols=True)
+    model.train()
+    try:
+        _fit(run, model, optimizer, scheduler)
+    finally:
+        run.flush()
+        if run.bar is not None:
+            run.bar.close()
+    return _finish(run)
+
+
+def _make_accelerator(cfg: TrainConfig, out: Path) -> Any:
+    """The accelerate.Accelerator of the run (its process group, precision and tracker)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
     # accelerate keeps one AcceleratorState per process; a second run in the same process (tests, notebooks) may
     # use another precision. The process group (PartialState) is kept.
     AcceleratorState._reset_state()
@@ -571,7 +599,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if cfg.batch_size % accelerator.num_processes:
         raise UserInputError(f"batch_size: {cfg.batch_size} is not divisible by the {accelerator.num_processes} "
                              "processes; it is the global batch, split evenly between them")
-    prior = _check_out_dir(cfg, out)
+    return accelerator
+
+
+def _setup(cfg: TrainConfig, accelerator: Any, out: Path) -> tuple[Any, Data, Method, int]:
+    """Model, data and method, with every check that can fail on bad input; nothing is written."""
+    from accelerate.utils import set_seed
+
     set_seed(cfg.seed)
     causal = cfg.task == INSTRUCT_TASK
     tokenizer, base = load_model(cfg, causal)
@@ -584,9 +618,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     set_seed(cfg.seed)  # training's RNG stream starts here, so every method sees the same dropout masks
     state_bytes = sum(t.numel() * t.element_size() for t in method.state_dict().values())
     _check_disk(out, (cfg.keep_checkpoints + 2) * 3 * state_bytes + 16 * 2**20)
+    return tokenizer, data, method, steps
 
-    # ---- from here on, files are written (main process only) -------------------------------------
-    resuming = cfg.resume and prior is not None
+
+def _prepare_out_dir(cfg: TrainConfig, out: Path, accelerator: Any, resuming: bool) -> None:
+    """Replace (--overwrite) or create the run directory, write the run's config, drop a killed writer's leftovers."""
     if accelerator.is_main_process:
         if cfg.overwrite:
             for name in RUN_ARTEFACTS:
@@ -604,6 +640,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         accelerator.init_trackers("tensorboard", config={k: v for k, v in cfg.to_dict().items()
                                                           if isinstance(v, int | float | str | bool)})
 
+
+def _optimizer_and_run(cfg: TrainConfig, accelerator: Any, method: Method, data: Data, steps: int,
+                       tokenizer: Any) -> tuple[Run, Any, Any, Any]:
+    """AdamW over the method's parameter groups, the schedule, the prepared model, and the Run that holds them."""
+    from transformers import get_scheduler
+
     optimizer = torch.optim.AdamW(method.param_groups(), weight_decay=cfg.weight_decay)
     scheduler = get_scheduler("constant_with_warmup" if cfg.lr_scheduler == "constant" else cfg.lr_scheduler,
                               optimizer, num_warmup_steps=cfg.warmup_steps, num_training_steps=steps)
@@ -611,44 +653,41 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     model, optimizer = accelerator.prepare(method.model, optimizer)
     run = Run(cfg, accelerator, method, data, steps)
     run.tokenizer = tokenizer
+    return run, model, optimizer, scheduler
 
-    if resuming:
-        chosen = [None]
-        if accelerator.is_main_process:
-            path, skipped = ckpt.newest_intact(out / CHECKPOINTS, CKPT_FILES)
-            for line in skipped:
-                print(f"warning: {line}", file=sys.stderr)
-            if path is None:
-                print(f"warning: no intact checkpoint in {out / CHECKPOINTS}; starting {out} from step 0", file=sys.stderr)
-            chosen[0] = str(path) if path is not None else None
-        if accelerator.num_processes > 1:
-            broadcast_object_list(chosen)
-        if chosen[0] is not None:
-            run.load_checkpoint(Path(chosen[0]), optimizer, scheduler)
-            if accelerator.is_main_process:
-                print(f"resuming {out} from {Path(chosen[0]).name} (step {run.pos.step} of {steps})", file=sys.stderr)
-        if accelerator.is_main_process:
-            if chosen[0] is None:
-                (out / LOG_FILE).unlink(missing_ok=True)
-            run.truncate_log()
-        accelerator.wait_for_everyone()
-    elif cfg.resume and accelerator.is_main_process:
-        print(f"note: nothing to resume in {out}; starting a new run", file=sys.stderr)
 
-    if accelerator.is_main_process and cfg.progress:
-        from tqdm.auto import tqdm
+def _resume(run: Run, optimizer: Any, scheduler: Any) -> None:
+    """Continue from the newest intact checkpoint (chosen on the main process, read by every process)."""
+    from accelerate.utils import broadcast_object_list
 
-        run.bar = tqdm(total=steps, initial=run.pos.step, desc=f"{cfg.method} {cfg.task}", unit="step", dynamic_ncols=True)
-    model.train()
-    try:
-        _fit(run, model, optimizer, scheduler)
-    finally:
-        run.flush()
-        if run.bar is not None:
-            run.bar.close()
+    acc, out = run.acc, run.out
+    chosen = [None]
+    if acc.is_main_process:
+        path, skipped = ckpt.newest_intact(out / CHECKPOINTS, CKPT_FILES)
+        for line in skipped:
+            print(f"warning: {line}", file=sys.stderr)
+        if path is None:
+            print(f"warning: no intact checkpoint in {out / CHECKPOINTS}; starting {out} from step 0", file=sys.stderr)
+        chosen[0] = str(path) if path is not None else None
+    if acc.num_processes > 1:
+        broadcast_object_list(chosen)
+    if chosen[0] is not None:
+        run.load_checkpoint(Path(chosen[0]), optimizer, scheduler)
+        if acc.is_main_process:
+            print(f"resuming {out} from {Path(chosen[0]).name} (step {run.pos.step} of {run.total})", file=sys.stderr)
+    if acc.is_main_process:
+        if chosen[0] is None:
+            (out / LOG_FILE).unlink(missing_ok=True)
+        run.truncate_log()
+    acc.wait_for_everyone()
+
+
+def _finish(run: Run) -> dict[str, Any]:
+    """The final evaluation, adapter and summary.json (or, after --stop-after, where the run stopped)."""
+    cfg, acc, method, out, steps = run.cfg, run.acc, run.method, run.out, run.total
     if run.pos.step < steps:  # stop_after
         if cfg.tensorboard:
-            accelerator.end_training()
+            acc.end_training()
         return {"stopped_at": run.pos.step, "steps": steps, "out": str(out)}
     if run.last_eval is None or run.last_eval["step"] != steps:  # resumed from the final checkpoint
         run.last_eval = {"step": steps, "metrics": _evaluate_run(run, final=True)}
@@ -658,9 +697,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "final_metrics": run.last_eval["metrics"], "trainable_params": method.num_trainable(),
         "peak_memory_mb": _peak_memory_mb(), "lr": cfg.lr, "head_lr": cfg.head_lr,
         "total_rank": _host(method.total_rank()), "skipped_steps": run.pos.skipped,
-        "num_processes": accelerator.num_processes,
+        "num_processes": acc.num_processes,
     }
-    if accelerator.is_main_process:
+    if acc.is_main_process:
         tmp = out / f".{ADAPTER_DIR}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         method.save_adapter(tmp)
@@ -670,9 +709,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         os.rename(tmp, out / ADAPTER_DIR)
         shutil.rmtree(old, ignore_errors=True)
         ckpt.atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
-    accelerator.wait_for_everyone()
+    acc.wait_for_everyone()
     if cfg.tensorboard:
-        accelerator.end_training()
+        acc.end_training()
     return summary
 
 

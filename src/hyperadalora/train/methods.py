@@ -83,12 +83,16 @@ class Method:
     def _is_head(self, name: str) -> bool:
         return any(re.search(rf"(^|\.){h}(\.|$)", name) for h in self.heads)
 
+    def trained_lr(self) -> float:
+        """The optimizer's rate for the method's own trained parameters (not the head)."""
+        return self.cfg.lr
+
     def param_groups(self) -> list[dict[str, Any]]:
-        """Adapter parameters at `lr`, head parameters at `head_lr` (AdamW groups; empty groups dropped)."""
+        """The method's parameters at `trained_lr()`, head parameters at `head_lr` (AdamW groups; empty ones dropped)."""
         named = self.named_trainable()
         head = [p for n, p in named if self._is_head(n)]
         rest = [p for n, p in named if not self._is_head(n)]
-        groups = [{"params": rest, "lr": self.cfg.lr},
+        groups = [{"params": rest, "lr": self.trained_lr()},
                   {"params": head, "lr": self.cfg.head_lr if self.cfg.head_lr is not None else self.cfg.lr}]
         return [g for g in groups if g["params"]]
 
@@ -99,8 +103,8 @@ class Method:
         """The method's regulariser before weighting (None: it has none)."""
         return None
 
-    def update_and_allocate(self, step: int) -> None:
-        """Once per optimizer step, after optimizer.step() and before zero_grad()."""
+    def update_and_allocate(self, step: int, lr_scale: float = 1.0) -> None:
+        """Once per optimizer step, after optimizer.step() and before zero_grad(); `lr_scale` = lr_t / lr_0."""
 
     def discard_step(self) -> None:
         """Forget what the forward/backward of a skipped (non-finite) step accumulated."""
@@ -198,7 +202,7 @@ class AdaLoraMethod(LoraMethod):
             total = total + torch.norm(cov - eye, p="fro")
         return total / len(self._orth_params)
 
-    def update_and_allocate(self, step: int) -> None:
+    def update_and_allocate(self, step: int, lr_scale: float = 1.0) -> None:
         self.tuner.update_and_allocate(step)  # reads p.grad: must run before zero_grad()
 
     def _peft_adalora_config(self) -> Any:
@@ -239,39 +243,50 @@ class AdaLoraMethod(LoraMethod):
         self._peft_adalora_config().rank_pattern = state.get("rank_pattern")
 
 
+# HyperAdaLoraConfig fields the harness sets from something else than a TrainConfig field of the same name;
+# every other field of HyperAdaLoraConfig is copied by name (tests/train/test_methods.py checks both stay true).
+DERIVED_CORE_FIELDS = frozenset({"target_modules", "total_step", "modules_to_save", "state_lr", "state_weight_decay"})
+
+
+def hyperadalora_config(cfg: TrainConfig, targets: list[str], heads: list[str], total_steps: int) -> Any:
+    """The HyperAdaLoraConfig of a run: shared fields by name, the rest derived from the run."""
+    import dataclasses
+
+    from .. import HyperAdaLoraConfig
+
+    names = {f.name for f in dataclasses.fields(HyperAdaLoraConfig)} - DERIVED_CORE_FIELDS
+    return HyperAdaLoraConfig(
+        **{n: getattr(cfg, n) for n in names},
+        target_modules=list(targets), total_step=total_steps, modules_to_save=list(heads) or None,
+        state_lr=cfg.lr,  # η: the rate AdaLoRA's Adam would use (the hypernetworks train at meta_lr)
+        state_weight_decay=cfg.weight_decay)  # AdamW's decoupled decay, as AdaLoRA's parameters get
+
+
 class HyperAdaLoraMethod(Method):
     """Ours: hypernetwork-generated SVD adapters; the model returns `orth_loss` even without labels."""
 
     name = "hyperadalora"
 
     def _build(self, model: nn.Module, total_steps: int) -> nn.Module:
-        from .. import HyperAdaLoraConfig, get_hyperadalora_model
+        from .. import get_hyperadalora_model
 
-        c = self.cfg
         try:
-            config = HyperAdaLoraConfig(
-                target_modules=list(self.targets), init_r=c.init_r, target_r=c.target_r, lora_alpha=c.lora_alpha,
-                lora_dropout=c.lora_dropout, init_lambda=c.init_lambda, init_std=c.init_std, hypernet=c.hypernet,
-                hypernet_hidden=c.hypernet_hidden, hypernet_heads=c.hypernet_heads, hypernet_layers=c.hypernet_layers,
-                hypernet_ffn=c.hypernet_ffn, hypernet_dropout=c.hypernet_dropout, attention_block=c.attention_block,
-                module_heads=c.module_heads,
-                lambda_scale=c.lambda_scale, residual_scale=c.residual_scale, position_encoding=c.position_encoding,
-                normalize_tokens=c.normalize_tokens, generation=c.generation, commit_every=c.commit_every,
-                orth_reg_weight=c.orth_reg_weight, importance=c.importance,
-                tinit=c.tinit, tfinal=c.tfinal, deltaT=c.deltaT, total_step=total_steps, beta1=c.beta1,
-                beta2=c.beta2, modules_to_save=list(self.heads) or None, seed=c.seed)
-            return get_hyperadalora_model(model, config)
+            return get_hyperadalora_model(model, hyperadalora_config(self.cfg, self.targets, self.heads, total_steps))
         except ValueError as e:
             raise UserInputError(str(e)) from None
+
+    def trained_lr(self) -> float:
+        """With the gradient rule `lr` is η, the state's rate: the hypernetworks train at `meta_lr`."""
+        return self.cfg.meta_lr if self.cfg.generation == "gradient" else self.cfg.lr
 
     def regulariser(self, out: Any) -> torch.Tensor:
         return out["orth_loss"]
 
-    def update_and_allocate(self, step: int) -> None:
-        self.model.update_and_allocate(step)
+    def update_and_allocate(self, step: int, lr_scale: float = 1.0) -> None:
+        self.model.update_and_allocate(step, lr_scale)
 
     def discard_step(self) -> None:
-        self.model.ipt_acc.zero_()  # sensitivity accumulated from a NaN backward must not reach the scores
+        self.model.discard_step()  # gradients / sensitivities of a NaN backward must not reach the state
 
     def total_rank(self) -> torch.Tensor:
         return self.model.mask.sum()  # 0-dim device tensor: read at log time only

@@ -1,0 +1,226 @@
+"""The gradient-conditioned rule: Adam exactly at its zero start, the one-step hypergradient, bounds, schedule,
+accumulation, resume."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from hyperadalora import HyperAdaLoraConfig, HyperAdaLoraModel, get_hyperadalora_model
+from tests.tiny_models import NO_DROPOUT, tiny_batch, tiny_model
+
+ETA = 1e-2
+
+
+def wrap(arch: str = "bert", dropout: bool = True, **kw) -> HyperAdaLoraModel:
+    base, saved = tiny_model(arch, **({} if dropout else NO_DROPOUT[arch]))
+    cfg = dict(init_r=3, target_r=2, modules_to_save=saved, state_lr=ETA, generation="gradient")
+    cfg.update(kw)
+    return get_hyperadalora_model(base, HyperAdaLoraConfig(**cfg))
+
+
+def step(model: HyperAdaLoraModel, batch: dict, opt: torch.optim.Optimizer | None, t: int, lr_scale: float = 1.0):
+    out = model.train()(**batch)
+    out.loss.backward()
+    if opt is not None:
+        opt.step()
+    model.update_and_allocate(t, lr_scale)
+    model.zero_grad(set_to_none=True)
+    return out
+
+
+class RefSvd(nn.Module):
+    """AdaLoRA's parametrisation written out: P, Λ, Q are leaf parameters, ΔW = P·diag(Λ·s)·Q."""
+
+    def __init__(self, base: nn.Module, P: torch.Tensor, lam: torch.Tensor, Q: torch.Tensor, scaling: float):
+        super().__init__()
+        self.base = base
+        self.P, self.lam, self.Q = nn.Parameter(P.clone()), nn.Parameter(lam.clone()), nn.Parameter(Q.clone())
+        self.scaling = scaling
+
+    def forward(self, x):
+        return self.base(x) + ((x @ self.Q.T) * (self.lam * self.scaling)) @ self.P.T
+
+
+def reference_from(model: HyperAdaLoraModel, arch: str):
+    """A copy of the base model whose adapted layers carry directly trained SVD adapters with the same state."""
+    base, _ = tiny_model(arch)  # same seed: the same base weights and head
+    refs = []
+    for name, adapter in zip(model.adapted_names, model.adapters, strict=True):
+        P, lam, Q = model.triplet(adapter, committed=True)
+        parent, _, child = name.rpartition(".")
+        layer = base.get_submodule(name)
+        ref = RefSvd(layer, P, model.lam[adapter.index], Q, model.scaling)
+        setattr(base.get_submodule(parent), child, ref)
+        refs.append(ref)
+    return base, refs
+
+
+def ref_orth(refs: list[RefSvd]) -> torch.Tensor:
+    eye = torch.eye(refs[0].P.shape[1])
+    return sum(((r.P.T @ r.P - eye) ** 2).sum() + ((r.Q @ r.Q.T - eye) ** 2).sum() for r in refs) / len(refs)
+
+
+@pytest.mark.parametrize("arch", ["bert", "llama"])
+def test_frozen_zero_hypernetworks_reproduce_torch_adam(arch):
+    """With Φ at its zero start and not trained, every forward sees exactly Adam's iterate on (P, Λ, Q)."""
+    model = wrap(arch)
+    reference, refs = reference_from(model, arch)
+    params = [p for r in refs for p in (r.P, r.lam, r.Q)]
+    adam = torch.optim.Adam(params, lr=ETA)
+    gamma = model.adapter_config.orth_reg_weight
+    for t in range(1, 7):
+        batch = tiny_batch(arch, seed=t)
+        torch.manual_seed(t)  # the same dropout masks in both
+        out = model.train()(**batch)
+        seen = model._current.values  # what this forward's adapters read
+        for a, r in zip(model.adapters, refs, strict=True):
+            (pk, pi), (qk, qi) = a.p_slot, a.q_slot
+            assert (seen[pk][pi] - r.P).abs().max() < 1e-6 and (seen[qk][qi] - r.Q).abs().max() < 1e-6, t
+            assert (seen["lam"][a.index] - r.lam).abs().max() < 1e-6, t
+        torch.manual_seed(t)
+        ref_out = reference.train()(**batch)
+        ref_loss = ref_out.loss + gamma * ref_orth(refs)
+        assert abs(float(out.loss.detach()) - float(ref_loss.detach())) < 1e-5, t
+        out.loss.backward()
+        ref_loss.backward()
+        adam.step()
+        adam.zero_grad()
+        model.update_and_allocate(t)
+        model.zero_grad(set_to_none=True)
+
+
+def test_the_commit_is_the_generated_value_and_costs_no_second_forward():
+    model = wrap()
+    batch = tiny_batch("bert")
+    opt = torch.optim.AdamW(model.trainable_parameters(), lr=1e-2)
+    calls = []
+    for net in model.hypernets.values():
+        net.register_forward_hook(lambda *a: calls.append(1))
+    for t in range(1, 4):
+        model.train()(**batch).loss.backward()
+        generated = {k: v.detach().clone() for k, v in model._current.values.items()}
+        opt.step()
+        model.update_and_allocate(t)
+        opt.zero_grad()
+        for k, v in generated.items():
+            assert torch.equal(model.state(k), v), (t, k)
+    assert len(calls) == 3 * len(model.groups)  # one generating forward per step, nothing in the commit
+
+
+def test_hypergradient_matches_finite_differences():
+    """∂L_{t+1}/∂Φ through S_{t+1} = S_t + U(S_t, g_t, m_t, v_t; Φ), in double precision."""
+    torch.manual_seed(0)
+    model = wrap(hypernet_hidden=8, hypernet_heads=2, hypernet_ffn=16, max_gain=4.0).double()
+    batch = tiny_batch("bert")
+    opt = torch.optim.SGD(model.trainable_parameters(), lr=0.0)
+    for t in range(1, 4):
+        step(model, batch, opt, t)  # moments and last gradient become non-zero
+    with torch.no_grad():  # a non-zero learned part: gains and turns away from their start
+        for net in model.hypernets.values():
+            net.out_proj.weight.normal_(0, 0.3)
+            net.out_proj.bias.normal_(0, 0.3)
+
+    def loss() -> torch.Tensor:
+        torch.manual_seed(7)  # the same dropout masks in every evaluation
+        return model.train()(**batch).loss
+
+    probes = [(model.hypernets["P"].out_proj.weight, (0, 1)), (model.hypernets["Q"].in_proj.weight, (2, 3)),
+              (model.hypernets["lam"].out_proj.bias, (1,)), (model.hypernets["P"].blocks[0].qkv.weight, (5, 4))]
+    grads = torch.autograd.grad(loss(), [p for p, _ in probes])
+    for (p, idx), g in zip(probes, grads, strict=True):
+        eps = 1e-6
+        with torch.no_grad():
+            p[idx] += eps
+        up = float(loss().detach())  # a generating forward: it needs grad mode
+        with torch.no_grad():
+            p[idx] -= 2 * eps
+        down = float(loss().detach())
+        with torch.no_grad():
+            p[idx] += eps
+        fd = (up - down) / (2 * eps)
+        assert abs(fd) > 1e-9, idx  # the probe does move the loss
+        assert math.isclose(float(g[idx]), fd, rel_tol=1e-4, abs_tol=1e-10), (idx, float(g[idx]), fd)
+
+
+def test_gains_and_turns_are_bounded():
+    model = wrap(max_gain=3.0)
+    batch = tiny_batch("bert")
+    for t in range(1, 3):
+        step(model, batch, None, t)
+    with torch.no_grad():
+        for net in model.hypernets.values():
+            net.out_proj.bias.fill_(1e4)  # saturate: γ → G, α → G
+    rule, cfg = model.rule, model.adapter_config
+    t = rule.count
+    denom = (model.exp_avg_sq.sqrt() / math.sqrt(1 - cfg.state_beta2 ** t)) + cfg.state_eps
+    bound = ETA * 3.0 * ((model.exp_avg.abs() / (1 - cfg.state_beta1 ** t) + model.last_grad.abs()) / denom)
+    model.train()
+    gen = model._generate()
+    for g in model.groups:
+        U = gen.values[g.name] - model.state(g.name)
+        assert (U.abs().flatten() <= rule._view(bound, g.name, U.shape).flatten() * (1 + 1e-5) + 1e-12).all(), g.name
+
+
+def test_lr_scale_schedules_the_next_step():
+    model = wrap()
+    batch = tiny_batch("bert")
+    step(model, batch, None, 1)
+    step(model, batch, None, 2, lr_scale=0.0)  # the schedule says 0 for the step just taken
+    before = {g.name: model.state(g.name).clone() for g in model.groups}
+    model.train()(**batch)
+    for g in model.groups:  # so the next forward moves nothing
+        assert torch.equal(model._current.values[g.name], before[g.name]), g.name
+
+
+def test_gradient_accumulation_folds_in_the_mean_gradient_of_the_micro_batches():
+    full = wrap(dropout=False)
+    split = copy.deepcopy(full)
+    batch = tiny_batch("bert", batch=4)
+    halves = [{k: v[:2] for k, v in batch.items()}, {k: v[2:] for k, v in batch.items()}]
+    step(full, batch, None, 1)
+    for half in halves:
+        (split.train()(**half).loss / 2).backward()
+    split.update_and_allocate(1)
+    # the orthogonality term enters each micro-batch's loss once: its gradient is the same in both
+    assert torch.allclose(full.last_grad, split.last_grad, atol=1e-6, rtol=1e-4)
+
+
+def test_a_discarded_step_leaves_no_gradient_behind():
+    model = wrap(dropout=False)
+    batch = tiny_batch("bert")
+    step(model, batch, None, 1)
+    clean = copy.deepcopy(model)
+    model.train()(**batch).loss.backward()
+    model.discard_step()
+    model.zero_grad()
+    step(model, batch, None, 2)
+    step(clean, batch, None, 2)
+    assert torch.equal(model.last_grad, clean.last_grad) and torch.equal(model.exp_avg, clean.exp_avg)
+
+
+def test_resume_from_a_saved_adapter_is_bitwise(tmp_path):
+    batch = tiny_batch("bert")
+
+    def run(model, opt, steps):
+        for t in steps:
+            torch.manual_seed(100 + t)
+            step(model, batch, opt, t, lr_scale=1.0 - t / 20)
+
+    straight = wrap(hypernet_dropout=0.1, lora_dropout=0.1)
+    opt = torch.optim.AdamW(straight.trainable_parameters(), lr=1e-2)
+    run(straight, opt, range(1, 9))
+    first = wrap(hypernet_dropout=0.1, lora_dropout=0.1)
+    opt1 = torch.optim.AdamW(first.trainable_parameters(), lr=1e-2)
+    run(first, opt1, range(1, 5))
+    first.save_pretrained(tmp_path)
+    resumed = HyperAdaLoraModel.from_pretrained(tiny_model("bert")[0], tmp_path)
+    opt2 = torch.optim.AdamW(resumed.trainable_parameters(), lr=1e-2)
+    opt2.load_state_dict(opt1.state_dict())
+    run(resumed, opt2, range(5, 9))
+    for (k, a), b in zip(straight.adapter_state_dict().items(), resumed.adapter_state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
