@@ -59,6 +59,12 @@ class HyperAdaLoraConfig:
                           "matrix dimension), O(d·b) instead of O(d²): a cheaper option, not the paper's."},
     )
     hypernet_dropout: float = field(default=0.0, metadata={"help": "Dropout inside the hypernetworks."})
+    hypernet_checkpointing: bool = field(
+        default=False,
+        metadata={"help": "Recompute the hypernetworks' activations in the backward, in chunks of at most 65,536 "
+                          "tokens: their memory drops from every row's activations to one chunk's, for one more "
+                          "hypernetwork forward per step (for 7-8B models; docs/method.md, Cost)."},
+    )
     position_encoding: bool = field(
         default=True,
         metadata={"help": "Add sinusoidal position codes to the hypernetworks' tokens (row / column index for "

@@ -224,3 +224,17 @@ def test_resume_from_a_saved_adapter_is_bitwise(tmp_path):
     run(resumed, opt2, range(5, 9))
     for (k, a), b in zip(straight.adapter_state_dict().items(), resumed.adapter_state_dict().values(), strict=True):
         assert torch.equal(a, b), k
+
+
+def test_hypernet_checkpointing_gives_the_same_steps(monkeypatch):
+    import hyperadalora.generation.rule as rule
+
+    monkeypatch.setattr(rule, "CHECKPOINT_TOKENS", 40)  # several chunks per group on the tiny model
+    batch = tiny_batch("bert")
+    models = [wrap(dropout=False), wrap(dropout=False, hypernet_checkpointing=True)]
+    for model in models:
+        opt = torch.optim.AdamW(model.trainable_parameters(), lr=1e-2)
+        for t in range(1, 5):
+            step(model, batch, opt, t)
+    for (k, a), b in zip(models[0].adapter_state_dict().items(), models[1].adapter_state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-5), k

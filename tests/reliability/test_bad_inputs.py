@@ -68,3 +68,29 @@ def test_library_refuses_adapter_of_another_base_shape(assets, tmp_path) -> None
     other = AutoModelForSequenceClassification.from_pretrained(assets["other_model"])
     with pytest.raises(ValueError, match=r"adapter/hyperadalora_model\.safetensors: (tensor .* has shape|does not match)"):
         HyperAdaLoraModel.from_pretrained(other, tmp_path / "adapter")
+
+
+UNSUPPORTED_MODES = [
+    ({"ACCELERATE_USE_DEEPSPEED": "true"}, "hyperadalora", r"DeepSpeed \(any ZeRO stage\) is not supported; launch with DDP"),
+    ({"ACCELERATE_USE_FSDP": "true"}, "hyperadalora", r"FSDP version 1 is not supported; use accelerate launch --use_fsdp "
+                                                      r"--fsdp_version 2"),
+    ({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "FSDP_OFFLOAD_PARAMS": "true"}, "hyperadalora",
+     r"FSDP with CPU offload is not supported"),
+    ({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2"}, "adalora", r"FSDP is supported for method hyperadalora only"),
+]
+
+
+@pytest.mark.parametrize("launch, method, message", UNSUPPORTED_MODES, ids=["deepspeed", "fsdp1", "fsdp-offload",
+                                                                           "fsdp-adalora"])
+def test_unsupported_distributed_mode_is_refused_before_anything_is_written(env: Env, monkeypatch, launch, method,
+                                                                            message) -> None:
+    import re
+
+    for key, value in launch.items():
+        monkeypatch.setenv(key, value)
+    before = tree_hash(env.run)
+    argv = [*finished_run_args(env), "--overwrite", "--method", method]
+    code, errors = run_case(Case("mode", lambda e: argv, message), env)
+    assert code == 2 and len(errors) == 1, errors
+    assert re.search(message, errors[0]), errors[0]
+    assert tree_hash(env.run) == before

@@ -26,9 +26,9 @@ pytestmark = pytest.mark.slow
 STEPS = 12
 
 
-def _torchrun(args: list[str], faults: str) -> subprocess.CompletedProcess:
+def _torchrun(args: list[str], faults: str, **env: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(INJECT), *args]
-    return subprocess.run(cmd, cwd=REPO, env=cli_env(HYPERADALORA_FAULTS=faults), capture_output=True, text=True,
+    return subprocess.run(cmd, cwd=REPO, env=cli_env(HYPERADALORA_FAULTS=faults, **env), capture_output=True, text=True,
                           timeout=240)
 
 
@@ -45,11 +45,18 @@ def _check_ranks_agree(hash_dir: Path, out: Path) -> None:
     assert json.loads((out / "summary.json").read_text())["num_processes"] == 2
 
 
-def test_two_processes_match_one(assets, tmp_path: Path) -> None:
+FSDP2 = {"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2"}  # what `accelerate launch --use_fsdp --fsdp_version 2` sets
+
+
+@pytest.mark.parametrize("mode", ["ddp", "fsdp"])
+def test_two_processes_match_one(assets, tmp_path: Path, mode: str) -> None:
+    """DDP, and FSDP2 sharding the frozen base model's blocks (hypernetworks, state and head replicated)."""
     data = {"model": assets["model_no_dropout"], "data": assets["data"]}
     ddp_out, single_out = tmp_path / "ddp", tmp_path / "single"
-    ddp = _torchrun(train_args(data, ddp_out, "--save-every", "4"), f"step_hashes={tmp_path / 'ddp-hashes'}")
+    ddp = _torchrun(train_args(data, ddp_out, "--save-every", "4"), f"step_hashes={tmp_path / 'ddp-hashes'}",
+                    **(FSDP2 if mode == "fsdp" else {}))
     assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert json.loads((ddp_out / "summary.json").read_text())["sharded_base_model"] == (mode == "fsdp")
     _check_ranks_agree(tmp_path / "ddp-hashes", ddp_out)
     single = run_injected(train_args(data, single_out, "--save-every", "4"), f"step_hashes={tmp_path / 'single-hashes'}")
     assert single.returncode == 0, single.stderr[-3000:]

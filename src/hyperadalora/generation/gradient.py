@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .rule import Generated, from_tokens, to_tokens, token_scale
+from .rule import Generated, from_tokens, run_hypernet, to_tokens, token_scale
 
 if TYPE_CHECKING:
     from ..model import HyperAdaLoraModel
@@ -95,7 +95,7 @@ class GradientRule:
                 dm, dg, ld = (self._view(x, g.name, S.shape) for x in (step, grad, log_d))
                 ld = ld - (ld.mean() if g.kind == "lam" else ld.mean(dim=(1, 2), keepdim=True))  # per matrix
                 feats = torch.stack([S / token_scale(model, g.kind), dg, dm, ld], dim=-1)  # (*S.shape, F)
-                out = from_tokens(g.kind, model.hypernets[g.kind](to_tokens(g.kind, feats)), S.shape)  # (*S.shape, 2)
+                out = from_tokens(g.kind, run_hypernet(model, g.kind, to_tokens(g.kind, feats)), S.shape)  # (*S.shape, 2)
                 gain = torch.exp(log_G * torch.tanh(out[..., 0] / log_G))  # γ(c) ∈ [1/G, G]; exactly 1 at c = 0
                 turn = G * torch.tanh(out[..., 1] / G)  # α(a) ∈ [−G, G]; exactly 0 at a = 0
                 U = -eta * (gain * dm + turn * dg)

@@ -59,6 +59,26 @@ def from_tokens(kind: str, y: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return y.view(*shape, -1)  # (n, r, O)
 
 
+CHECKPOINT_TOKENS = 65_536  # tokens per recomputed chunk with hypernet_checkpointing
+
+
+def run_hypernet(model: HyperAdaLoraModel, kind: str, tokens: torch.Tensor) -> torch.Tensor:
+    """H_kind(tokens) for one shape group (B matrices, T tokens each).
+
+    With `hypernet_checkpointing` the matrices go through in chunks of at most CHECKPOINT_TOKENS tokens whose
+    activations are recomputed in the backward (torch.utils.checkpoint), so the hypernetworks hold one chunk's
+    activations instead of every token's. Matrices are independent sequences, so chunking changes nothing but
+    the order of the float sums inside BLAS.
+    """
+    net = model.hypernets[kind]
+    if not (model.adapter_config.hypernet_checkpointing and torch.is_grad_enabled()):
+        return net(tokens)
+    from torch.utils.checkpoint import checkpoint
+
+    per = max(1, CHECKPOINT_TOKENS // tokens.shape[1])  # matrices per chunk
+    return torch.cat([checkpoint(net, chunk, use_reentrant=False) for chunk in tokens.split(per)])
+
+
 def token_scale(model: HyperAdaLoraModel, kind: str) -> float:
     """σ of a kind's values: the state-only hypernetworks read S/σ (and scale their output by σ)."""
     cfg = model.adapter_config
@@ -73,7 +93,7 @@ def state_residuals(model: HyperAdaLoraModel) -> dict[str, torch.Tensor]:
     for g in model.groups:
         S = model.state(g.name)
         sigma = token_scale(model, g.kind)
-        y = model.hypernets[g.kind](to_tokens(g.kind, S.unsqueeze(-1) / sigma))  # (B, T, r) or (1, n·r, 1)
+        y = run_hypernet(model, g.kind, to_tokens(g.kind, S.unsqueeze(-1) / sigma))  # (B, T, r) or (1, n·r, 1)
         out[g.name] = from_tokens(g.kind, y, S.shape).squeeze(-1) * sigma
     return out
 

