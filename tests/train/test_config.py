@@ -20,11 +20,19 @@ def test_shipped_configs_parse(path):
     assert cfg.out and cfg.task
 
 
-def test_rte_configs_differ_only_in_method_and_out():
-    configs = {p.stem: TrainConfig.from_file(p).to_dict() for p in (REPO / "configs").glob("rte_minilm_*.yaml")}
-    assert {"rte_minilm_hyperadalora", "rte_minilm_adalora", "rte_minilm_lora", "rte_minilm_head"} <= set(configs)
-    strip = [{k: v for k, v in c.items() if k not in ("method", "out")} for c in configs.values()]
-    assert all(s == strip[0] for s in strip)
+@pytest.mark.parametrize("method", ["hyperadalora", "adalora", "lora", "head"])
+def test_sst2_configs_are_seed_0_of_the_committed_comparison(method):
+    """The main job's config computes exactly what the compare preset's seed-0 run of that method computed, so
+    scripts/main.sh may print the committed comparison beside it (the rate is each method's swept one)."""
+    from hyperadalora.bench.compare import _canonical
+    from hyperadalora.bench.experiments import build_plan
+
+    config = TrainConfig.from_file(REPO / "configs" / f"sst2_minilm_{method}.yaml")
+    plan = build_plan("nlu-convergence", task="sst2")
+    variant = next(v for v in plan.variants if v.name == method)
+    fields = plan.train_fields(variant, 0, config.out)
+    fields["lr"] = config.lr
+    assert _canonical(config.to_dict()) == _canonical(fields)
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -84,3 +92,14 @@ def test_missing_config_file(tmp_path):
 def test_every_field_has_help():
     for f in dataclasses.fields(TrainConfig):
         assert f.metadata.get("help"), f.name
+
+
+def test_alpaca_config_is_seed_0_of_the_committed_nlg_comparison():
+    from hyperadalora.bench.compare import _canonical
+    from hyperadalora.bench.experiments import build_plan
+
+    config = TrainConfig.from_file(REPO / "configs" / "alpaca_stories260k_hyperadalora.yaml")
+    plan = build_plan("nlg")
+    fields = plan.train_fields(next(v for v in plan.variants if v.name == "hyperadalora"), 0, config.out)
+    fields["lr"] = config.lr
+    assert _canonical(config.to_dict()) == _canonical(fields)

@@ -1,0 +1,25 @@
+"""Print a finished run's dev metric beside the committed comparison of the same settings (scripts/main.sh)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def main(run: str, comparison: str) -> int:
+    summary = json.loads((Path(run) / "summary.json").read_text())
+    metric, value = next(iter(summary["final_metrics"].items()))
+    reference = json.loads(Path(comparison).read_text())
+    print(f"\n{summary['method']} on {summary['task']}: dev {metric} {value:.4f} (this run, seed {summary['seed']})")
+    print(f"the same settings in {comparison} ({len(reference['plan']['seeds'])} seeds, dev {metric} mean ± std):")
+    for name, v in reference["variants"].items():
+        m = v["final_metrics"][metric]
+        label = {"head": "head only (the floor: no adapters)"}.get(name, name)
+        print(f"  {label:>36}: {m['mean']:.4f} ± {m['std']:.4f}   final smoothed training loss "
+              f"{v['final_smoothed_loss']['mean']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:3]))
