@@ -67,7 +67,8 @@ class GradientRule:
         for name in ("last_grad", "exp_avg", "exp_avg_sq"):  # g_t, m_t, v_t: optimizer statistics are state
             model.register_buffer(name, torch.zeros(start, device=like.device))
         model.register_buffer("grad_count", torch.zeros((), dtype=torch.long, device=like.device))
-        model.register_buffer("lr_scale", torch.ones((), device=like.device))
+        # float64: the host copy must come back exactly on resume (an fp32 round trip would change η in the last bits)
+        model.register_buffer("lr_scale", torch.ones((), dtype=torch.float64, device=like.device))
 
     def _view(self, flat: torch.Tensor, name: str, shape: torch.Size) -> torch.Tensor:
         return flat[self.slices[name]].view(shape)
