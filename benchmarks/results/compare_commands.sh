@@ -21,3 +21,5 @@ hyperadalora compare --experiment nlg --methods adalora,hyperadalora --lr adalor
 # (3) the paper's settings (r = 3, γ = 0.1, Adam, lr 1e-5, batch 64) on SST-2, 300 steps, one seed; and max_gain 1000
 hyperadalora compare --experiment nlu-convergence --task sst2 --paper-settings --methods adalora,hyperadalora --seeds 1 --steps 300 --threads 1 --out $R/compare_nlu-convergence_sst2_paper
 hyperadalora compare --experiment nlu-convergence --task sst2 --paper-settings --methods adalora,hyperadalora --seeds 1 --steps 300 --set max_gain=1000 --threads 1 --reuse-from $R/compare_nlu-convergence_sst2_paper --out $R/compare_nlu-convergence_sst2_paper_max_gain1000
+# supplementary: HyperAdaLoRA at AdaLoRA's swept rate (both start from the same Adam step)
+hyperadalora compare --experiment nlu-convergence --task sst2 --methods adalora,hyperadalora --lr hyperadalora=1e-2 --threads 1 --reuse-from $MAIN --out $R/compare_nlu-convergence_sst2_same_rate
