@@ -13,3 +13,8 @@ hyperadalora bench --preset minilm --batch-sizes 1 32 --seq-len 128 --warmup 1 -
   hyperadalora:generation=increment \
   --profile-batch-sizes 1 32 --profile-steps 2 --memory-steps 2 \
   --out benchmarks/results/step_cpu_minilm.json --md benchmarks/results/step_cpu_minilm_table.md "$@"
+# The memory of hypernet_checkpointing (batch 1, where the hypernetworks' activations weigh most):
+hyperadalora bench --preset minilm --batch-sizes 1 --seq-len 128 --warmup 1 --repeats 4 --threads 1 \
+  --methods lora adalora hyperadalora:hypernet_checkpointing=true hyperadalora:hypernet=mlp,hypernet_checkpointing=true \
+  --memory-steps 2 --out benchmarks/results/step_cpu_minilm_checkpointing.json \
+  --md benchmarks/results/step_cpu_minilm_checkpointing_table.md "$@"

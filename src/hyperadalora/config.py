@@ -61,7 +61,7 @@ class HyperAdaLoraConfig:
     hypernet_dropout: float = field(default=0.0, metadata={"help": "Dropout inside the hypernetworks."})
     hypernet_checkpointing: bool = field(
         default=False,
-        metadata={"help": "Recompute the hypernetworks' activations in the backward, in chunks of at most 65,536 "
+        metadata={"help": "Recompute the hypernetworks' activations in the backward, in chunks of at most 8,192 "
                           "tokens: their memory drops from every row's activations to one chunk's, for one more "
                           "hypernetwork forward per step (for 7-8B models; docs/method.md, Cost)."},
     )

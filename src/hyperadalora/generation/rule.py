@@ -59,7 +59,7 @@ def from_tokens(kind: str, y: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return y.view(*shape, -1)  # (n, r, O)
 
 
-CHECKPOINT_TOKENS = 65_536  # tokens per recomputed chunk with hypernet_checkpointing
+CHECKPOINT_TOKENS = 8_192  # tokens per recomputed chunk with hypernet_checkpointing
 
 
 def run_hypernet(model: HyperAdaLoraModel, kind: str, tokens: torch.Tensor) -> torch.Tensor:
