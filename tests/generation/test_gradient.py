@@ -238,3 +238,10 @@ def test_hypernet_checkpointing_gives_the_same_steps(monkeypatch):
             step(model, batch, opt, t)
     for (k, a), b in zip(models[0].adapter_state_dict().items(), models[1].adapter_state_dict().values(), strict=True):
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-5), k
+
+
+def test_gains_start_at_one_and_turns_at_zero():
+    model = wrap()
+    step(model, tiny_batch("bert"), None, 1)
+    for name, (gain, turn) in model.rule.gains(model).items():
+        assert torch.equal(gain, torch.ones_like(gain)) and torch.equal(turn, torch.zeros_like(turn)), name

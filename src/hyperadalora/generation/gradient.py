@@ -78,27 +78,34 @@ class GradientRule:
             self.acc = torch.zeros_like(model.exp_avg)
         return self.acc
 
-    def generate(self, model: HyperAdaLoraModel) -> Generated:
+    def _steps(self, model: HyperAdaLoraModel):
+        """Per group: (group, S, m̂/d, g/d, γ, α), the hypernetworks' gain and turn with a graph into Φ."""
         cfg = model.adapter_config
-        t, eta, G = self.count, cfg.state_lr * self.lr_scale, cfg.max_gain
+        t, G = self.count, cfg.max_gain
         bc1 = 1 - cfg.state_beta1 ** t if t else 1.0  # at t = 0 the moments are 0 and so is the step
         bc2 = 1 - cfg.state_beta2 ** t if t else 1.0
         denom = (model.exp_avg_sq.sqrt() / math.sqrt(bc2)).add_(cfg.state_eps)  # (N,) d_t, as torch's Adam
         step = model.exp_avg / denom / bc1  # (N,) m̂_t / d_t
         grad = model.last_grad / denom  # (N,) g_t / d_t
         log_d = denom.log()  # (N,)
-        acc = self._accumulator(model)
         log_G = math.log(G)
+        for g in model.groups:
+            S = model.state(g.name)
+            dm, dg, ld = (self._view(x, g.name, S.shape) for x in (step, grad, log_d))
+            ld = ld - (ld.mean() if g.kind == "lam" else ld.mean(dim=(1, 2), keepdim=True))  # per matrix
+            feats = torch.stack([S / token_scale(model, g.kind), dg, dm, ld], dim=-1)  # (*S.shape, F)
+            out = from_tokens(g.kind, run_hypernet(model, g.kind, to_tokens(g.kind, feats)), S.shape)  # (*S.shape, 2)
+            gain = torch.exp(log_G * torch.tanh(out[..., 0] / log_G))  # γ(c) ∈ [1/G, G]; exactly 1 at c = 0
+            turn = G * torch.tanh(out[..., 1] / G)  # α(a) ∈ [−G, G]; exactly 0 at a = 0
+            yield g, S, dm, dg, gain, turn
+
+    def generate(self, model: HyperAdaLoraModel) -> Generated:
+        cfg = model.adapter_config
+        eta = cfg.state_lr * self.lr_scale
+        acc = self._accumulator(model)
         values = {}
         with model.hypernet_rng():
-            for g in model.groups:
-                S = model.state(g.name)
-                dm, dg, ld = (self._view(x, g.name, S.shape) for x in (step, grad, log_d))
-                ld = ld - (ld.mean() if g.kind == "lam" else ld.mean(dim=(1, 2), keepdim=True))  # per matrix
-                feats = torch.stack([S / token_scale(model, g.kind), dg, dm, ld], dim=-1)  # (*S.shape, F)
-                out = from_tokens(g.kind, run_hypernet(model, g.kind, to_tokens(g.kind, feats)), S.shape)  # (*S.shape, 2)
-                gain = torch.exp(log_G * torch.tanh(out[..., 0] / log_G))  # γ(c) ∈ [1/G, G]; exactly 1 at c = 0
-                turn = G * torch.tanh(out[..., 1] / G)  # α(a) ∈ [−G, G]; exactly 0 at a = 0
+            for g, S, dm, dg, gain, turn in self._steps(model):
                 U = -eta * (gain * dm + turn * dg)
                 if cfg.state_weight_decay:
                     U = U - eta * cfg.state_weight_decay * S
@@ -107,6 +114,11 @@ class GradientRule:
                     value.register_hook(_accumulate_into(self._view(acc, g.name, S.shape)))
                 values[g.name] = value
         return Generated(values)
+
+    @torch.no_grad()
+    def gains(self, model: HyperAdaLoraModel) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """The gain γ and turn α the hypernetworks would apply at the next step, per group (for inspection)."""
+        return {g.name: (gain, turn) for g, _, _, _, gain, turn in self._steps(model)}
 
     @torch.no_grad()
     def commit(self, model: HyperAdaLoraModel, gen: Generated | None, lr_scale: float) -> None:
