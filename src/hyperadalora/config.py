@@ -219,8 +219,8 @@ class HyperAdaLoraConfig:
             raise ValueError(f"{path}: expected a JSON object of config fields, got {type(data).__name__}")
         written_by = data.pop(VERSION_KEY, "0.1.0")
         for key, old_default in REMOVED_FIELDS.items():
-            if key in data and data.pop(key) != old_default:
-                raise ValueError(f"{path}: saved with {key}={json.loads(path.read_text())[key]!r}, an option removed "
+            if key in data and (value := data.pop(key)) != old_default:
+                raise ValueError(f"{path}: saved with {key}={value!r}, an option removed "
                                  f"in hyperadalora 0.2.0 (docs/method.md); load it with hyperadalora {written_by}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)

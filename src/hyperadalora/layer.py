@@ -69,11 +69,12 @@ class SvdAdapter(nn.Module):
             delta = delta.T
         return delta.to(self.base_layer.weight.dtype)
 
-    def merge(self) -> None:
-        """W ← W + ΔW; the forward then skips the adapter. The ΔW added is kept, so `unmerge` subtracts it exactly."""
+    def merge(self, delta: torch.Tensor | None = None) -> None:
+        """W ← W + ΔW (`delta`, or computed from the committed state); the forward then skips the adapter. The ΔW
+        added is kept, so `unmerge` subtracts it exactly."""
         if self.merged:
             return
-        self._merged_delta = self.delta_weight_in_layout()
+        self._merged_delta = self.delta_weight_in_layout() if delta is None else delta
         self.base_layer.weight.data += self._merged_delta
         self.merged = True
 

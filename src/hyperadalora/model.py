@@ -216,8 +216,13 @@ class HyperAdaLoraModel(nn.Module):
         gen = self.rule.generate(self)
         if self.adapter_config.importance == "sensitivity":
             self._track_sensitivity(gen.values)
-        orth = sum(_orth(v.transpose(1, 2) @ v if g.kind == "P" else v @ v.transpose(1, 2))
-                   for g in self.groups if g.kind != "lam" for v in (gen.values[g.name],))
+        orth = 0
+        for g in self.groups:
+            v = gen.values[g.name]
+            if g.kind == "P":
+                orth = orth + _orth(v.transpose(1, 2) @ v)  # PᵀP: (n_g, r, r)
+            elif g.kind == "Q":
+                orth = orth + _orth(v @ v.transpose(1, 2))  # QQᵀ: (n_g, r, r)
         lam = gen.values["lam"]
         return _Triplets(gen.values, lam * self.mask * self.scaling, orth / len(self.adapters), gen)
 
@@ -339,13 +344,14 @@ class HyperAdaLoraModel(nn.Module):
         `safe_merge=True` computes every merged weight first and refuses (ValueError, nothing written) if any
         is not finite, as peft's `merge(safe_merge=True)`.
         """
-        adapters = [a for a in self.adapters if not a.merged]
+        deltas = [(name, a, a.delta_weight_in_layout())
+                  for name, a in zip(self.adapted_names, self.adapters, strict=True) if not a.merged]
         if safe_merge:
-            for name, a in zip(self.adapted_names, self.adapters, strict=True):
-                if not a.merged and not torch.isfinite(a.base_layer.weight + a.delta_weight_in_layout()).all():
+            for name, a, delta in deltas:
+                if not torch.isfinite(a.base_layer.weight + delta).all():
                     raise ValueError(f"merge: the merged weight of {name} is not finite; the adapters were not merged")
-        for a in adapters:
-            a.merge()
+        for _, a, delta in deltas:
+            a.merge(delta)
 
     @torch.no_grad()
     def unmerge(self) -> None:

@@ -83,8 +83,8 @@ def resolve_model(cfg: TrainConfig) -> str:
             base = Path(cfg.models_dir)
         elif os.environ.get("HYPERADALORA_MODELS_DIR"):
             base = Path(os.environ["HYPERADALORA_MODELS_DIR"])
-        elif repo_root() is not None:
-            base = repo_root().parent / "shared" / "models"
+        elif (root := repo_root()) is not None:
+            base = root.parent / "shared" / "models"
         else:
             raise UserInputError("model 'stories260k': no models directory; pass --models-dir DIR (the folder holding "
                                  "stories260k/) or set HYPERADALORA_MODELS_DIR")
@@ -573,7 +573,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     out = Path(cfg.out)
     accelerator, sharded = _make_accelerator(cfg, out)
     prior = _check_out_dir(cfg, out)
-    tokenizer, data, method, steps = _setup(cfg, accelerator, out)
+    tokenizer, data, method, steps = _setup(cfg, out)
     resuming = cfg.resume and prior is not None
     _prepare_out_dir(cfg, out, accelerator, resuming)  # from here on, files are written (main process only)
     run, model, optimizer, scheduler = _optimizer_and_run(cfg, accelerator, method, data, steps, tokenizer, sharded)
@@ -595,13 +595,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     return _finish(run)
 
 
-def distributed_mode(cfg: TrainConfig, env: dict[str, str] | None = None) -> str:
+def distributed_mode(cfg: TrainConfig) -> str:
     """'fsdp' or 'ddp' (one process included), from what the launcher set; refuse what is not supported.
 
     Supported FSDP is FSDP2 (`accelerate launch --use_fsdp --fsdp_version 2`) sharding the frozen base model's
     transformer blocks, with the hypernetworks, the adapter state and the head replicated (docs/reliability.md).
     """
-    env = os.environ if env is None else env
+    env = os.environ
 
     def flag(name: str) -> bool:
         return env.get(name, "false").lower() in ("true", "1", "yes")
@@ -661,7 +661,7 @@ def _make_accelerator(cfg: TrainConfig, out: Path) -> tuple[Any, bool]:
     return accelerator, sharded
 
 
-def _setup(cfg: TrainConfig, accelerator: Any, out: Path) -> tuple[Any, Data, Method, int]:
+def _setup(cfg: TrainConfig, out: Path) -> tuple[Any, Data, Method, int]:
     """Model, data and method, with every check that can fail on bad input; nothing is written."""
     from accelerate.utils import set_seed
 
