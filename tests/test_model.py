@@ -49,7 +49,7 @@ def test_only_hypernetworks_and_saved_modules_are_trainable(arch):
     model, _ = wrap(arch)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable, "nothing trainable"
-    assert all(n.startswith("hypernets.") or "classifier" in n for n in trainable), trainable
+    assert all(n.startswith("rule.hypernets.") or "classifier" in n for n in trainable), trainable
     assert not any(n.rsplit(".", 1)[-1] in ("P", "Q", "lam") for n, _ in model.named_parameters())
     batch = tiny_batch(arch)
     train_steps(model, batch, 1)  # the gradient rule's first step is U = 0: there is no gradient to read yet
@@ -77,7 +77,7 @@ def test_loss_is_task_plus_weighted_orthogonality(arch):
     assert out["orth_loss"] > 0
 
 
-@pytest.mark.parametrize("generation", ["gradient", "increment", "literal"])
+@pytest.mark.parametrize("generation", ["gradient", "per_matrix", "increment", "literal"])
 def test_state_moves_after_a_step_and_not_in_eval(generation):
     model, _ = wrap("bert", generation=generation)
     batch = tiny_batch("bert")
@@ -126,7 +126,7 @@ def test_increment_state_is_a_fixed_point_when_the_hypernetworks_do_not_move():
             assert torch.equal(v, frozen[k]), k
 
 
-@pytest.mark.parametrize("generation", ["gradient", "increment", "literal"])
+@pytest.mark.parametrize("generation", ["gradient", "per_matrix", "increment", "literal"])
 def test_gradient_accumulation_generates_from_the_same_committed_state(generation):
     model, _ = wrap("bert", generation=generation)
     batch = tiny_batch("bert")
@@ -146,7 +146,7 @@ def test_batched_generation_equals_per_module_generation():
     batch = tiny_batch("bert")
     train_steps(model, batch, 2)  # non-trivial hypernetwork weights
     with torch.no_grad():
-        R = state_residuals(model)
+        R = state_residuals(model.rule, model.committed_state())
         sigma = model.adapter_config.init_std
         for g in model.groups:
             if g.kind == "lam":
@@ -301,3 +301,24 @@ def test_generate_uses_the_committed_adapters():
         ours = model.eval().generate(input_ids=ids, max_new_tokens=6, do_sample=False)
         merged = model.merge_and_unload().generate(input_ids=ids, max_new_tokens=6, do_sample=False)
     assert torch.equal(ours, merged)
+
+
+def test_every_generation_the_config_accepts_is_a_rule():
+    from hyperadalora.config import GENERATIONS
+    from hyperadalora.generation import RULES
+
+    assert set(GENERATIONS) == set(RULES)
+
+
+def test_a_0_2_state_dict_key_is_mapped_and_a_current_one_loads_as_is():
+    model, _ = wrap("bert")
+    train_steps(model, tiny_batch("bert"), 2)
+    current = model.state_dict()
+    old = {("grad_count" if k == "rule.count" else k.removeprefix("rule.")): v for k, v in current.items()}
+    assert "hypernets.P.out_proj.weight" in old and "exp_avg" in old  # how 0.2 named them
+    for sd in (old, current):
+        other, _ = wrap("bert", seed=5)
+        other.load_state_dict(sd)
+        assert other.rule.t == 2
+        for (k, a), b in zip(current.items(), other.state_dict().values(), strict=True):
+            assert torch.equal(a, b), k

@@ -188,3 +188,51 @@ def test_activation_checkpointing_recomputes_with_the_generated_adapters():
     for (n, a), b in zip(plain.named_parameters(), checkpointed.parameters(), strict=True):
         if a.requires_grad:
             assert torch.allclose(a.grad, b.grad, atol=1e-6), n  # recomputation read the same generated adapters
+
+
+# --- 5. the names a peft user reaches for ------------------------------------------------------------------
+def test_get_base_model_is_the_wrapped_model_with_its_adapters():
+    base, _ = tiny_model("bert")
+    model = wrap(base=base)
+    assert model.get_base_model() is base
+    assert model.get_base_model().bert.encoder.layer[0].attention.self.query is model.adapters[0]  # as peft's
+
+
+def test_merge_adapter_and_unmerge_adapter_are_merge_and_unmerge():
+    model = wrap()
+    train(model)
+    before = {n: p.clone() for n, p in model.base_model.named_parameters()}
+    batch = tiny_batch("bert")
+    model.eval()
+    with torch.no_grad():
+        adapted = model(**batch).logits
+        model.merge_adapter(safe_merge=True)
+        assert all(a.merged for a in model.adapters)
+        query = "bert.encoder.layer.0.attention.self.query.base_layer.weight"
+        assert not torch.allclose(model.get_base_model().get_parameter(query), before[query])  # ΔW folded in
+        assert torch.allclose(model(**batch).logits, adapted, atol=1e-5)
+        model.unmerge_adapter()
+        assert not any(a.merged for a in model.adapters)
+    for n, p in model.base_model.named_parameters():
+        assert torch.allclose(p, before[n], atol=1e-7), n
+    model.merge_adapter(["default"])  # peft's name of the one adapter
+    with pytest.raises(ValueError, match=r"merge_adapter: adapter_names=\['other'\]; a HyperAdaLoraModel has one adapter"):
+        model.merge_adapter(["other"])
+
+
+@pytest.mark.parametrize("arch", ["bert", "llama"])
+def test_forward_shows_the_base_models_signature(arch):
+    """transformers.Trainer keeps only the columns inspect.signature(model.forward) names."""
+    import copy
+    import inspect
+
+    model = wrap(arch)
+    base = inspect.signature(model.base_model.forward)
+    assert inspect.signature(model.forward) == base
+    assert {"input_ids", "attention_mask", "labels"} <= set(base.parameters)
+    twin = copy.deepcopy(model)
+    assert twin.forward.__self__ is twin and inspect.signature(twin.forward) == base  # rebound, not the original's
+    batch = tiny_batch(arch)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(**batch).logits, model.forward(**batch).logits)

@@ -79,7 +79,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 def train_config_from_args(args: argparse.Namespace) -> object:
     """TrainConfig from `--config` (or, with `--resume`, the run's stored config) overridden by the flags given."""
     from .train.config import TrainConfig, read_config_file
-    from .train.loop import CONFIG_FILE
+    from .train.run_dir import CONFIG_FILE
 
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     flags = {k: v for k, v in vars(args).items() if k in names}
@@ -124,7 +124,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from .train.loop import evaluate
+    from .train.evaluation import evaluate
 
     print(json.dumps(evaluate(args.run, data=args.data), indent=2))
     return 0

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 HYPERNET_KINDS = ("attention", "mlp", "cnn")
-GENERATIONS = ("gradient", "increment", "literal")
+GENERATIONS = ("gradient", "per_matrix", "increment", "literal")  # generation.RULES, by name
 IMPORTANCES = ("magnitude", "sensitivity")
 INIT_LAMBDAS = ("zero", "normal")
 
@@ -84,24 +84,26 @@ class HyperAdaLoraConfig:
         default="gradient",
         metadata={"help": "How the hypernetworks generate the next state S = (P, Λ, Q). 'gradient' (default): they "
                           "read the state with its gradient and Adam moments and generate S + U, starting exactly at "
-                          "Adam's step; 'increment': they read the state only, and it moves by the change of their "
+                          "Adam's step; 'per_matrix': the same step with one learned (gain, turn) per adapted matrix "
+                          "in place of the hypernetworks (an ablation); 'increment': they read the state only, and it moves by the change of their "
                           "output, S ← S + R(S; Φ_new) − R(S; Φ_old); 'literal': the paper's recurrence S ← H(S) "
                           "(docs/method.md)."},
     )
     state_lr: float = field(
         default=1e-3,
-        metadata={"help": "η (generation='gradient'): the rate of the Adam step on P, Λ, Q that the hypernetworks start "
+        metadata={"help": "η (the gradient rules: generation='gradient', 'per_matrix'): the rate of the Adam step on P, Λ, Q that the hypernetworks start "
                           "from and rescale: AdaLoRA's learning rate. The hypernetworks' own weights train at the "
-                          "optimizer's rate. update_and_allocate(step, lr_scale) applies a schedule."},
+                          "optimizer's rate. A schedule applies by itself: update_and_allocate(step) reads lr / initial_lr "
+                          "from the optimizer that trains the hypernetworks (or pass lr_scale)."},
     )
-    state_beta1: float = field(default=0.9, metadata={"help": "Adam β1 of the state's first moment (generation='gradient')."})
-    state_beta2: float = field(default=0.999, metadata={"help": "Adam β2 of the state's second moment (generation='gradient')."})
-    state_eps: float = field(default=1e-8, metadata={"help": "Adam ε of the state's step (generation='gradient')."})
+    state_beta1: float = field(default=0.9, metadata={"help": "Adam β1 of the state's first moment (the gradient rules: generation='gradient', 'per_matrix')."})
+    state_beta2: float = field(default=0.999, metadata={"help": "Adam β2 of the state's second moment (the gradient rules: generation='gradient', 'per_matrix')."})
+    state_eps: float = field(default=1e-8, metadata={"help": "Adam ε of the state's step (the gradient rules: generation='gradient', 'per_matrix')."})
     state_weight_decay: float = field(
-        default=0.0, metadata={"help": "Decoupled weight decay of the state, as AdamW's (generation='gradient')."})
+        default=0.0, metadata={"help": "Decoupled weight decay of the state, as AdamW's (the gradient rules: generation='gradient', 'per_matrix')."})
     max_gain: float = field(
         default=10.0,
-        metadata={"help": "G (generation='gradient'): bound of the learned per-entry gain on the Adam step (in "
+        metadata={"help": "G (the gradient rules: generation='gradient', 'per_matrix'): bound of the learned per-entry gain on the Adam step (in "
                           "[1/G, G]) and of the coefficient of the normalised-gradient term (in [−G, G])."},
     )
     orth_reg_weight: float = field(default=0.1, metadata={"help": "γ in L = L_task + γ(‖PᵀP−I‖²_F + ‖QQᵀ−I‖²_F) (paper eq. 7)."})
@@ -114,7 +116,11 @@ class HyperAdaLoraConfig:
     tinit: int = field(default=0, metadata={"help": "Steps of warm-up before pruning starts."})
     tfinal: int = field(default=0, metadata={"help": "Final steps with the rank pattern frozen."})
     deltaT: int = field(default=1, metadata={"help": "Steps between two budget allocations."})
-    total_step: int | None = field(default=None, metadata={"help": "Total optimizer steps; required for pruning."})
+    total_step: int | None = field(
+        default=None,
+        metadata={"help": "Total optimizer steps T of the rank schedule. None: no pruning, every adapter keeps "
+                          "init_r (peft's AdaLoRA refuses None; here it is the fixed-rank method)."},
+    )
     beta1: float = field(default=0.85, metadata={"help": "EMA coefficient of sensitivity (importance='sensitivity')."})
     beta2: float = field(default=0.85, metadata={"help": "EMA coefficient of uncertainty (importance='sensitivity')."})
 

@@ -326,3 +326,58 @@ def test_end_to_end_with_the_training_harness(tmp_path, monkeypatch):
     assert summary["variants"]["hyperadalora"]["final_total_rank"] is not None
     assert (out / "report.md").read_text().count("| `") >= 4
     assert (out / "loss_smoothed_by_step.png").stat().st_size > 5000
+
+
+# --- best baseline and the bench time ratio ---------------------------------------------------
+def _deterministic_run(run_dir: Path, method: str, curve: list[float], sec_per_step: float = 1.0) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / "log.jsonl").open("w") as f:
+        for s, loss in enumerate(curve, 1):
+            f.write(json.dumps({"kind": "train", "step": s, "task_loss": loss, "orth_loss": 0.0, "loss": loss,
+                                "lr": 1e-3, "total_rank": None, "wall_s": s * sec_per_step}) + "\n")
+    (run_dir / "config.json").write_text(json.dumps({"method": method, "lr": 1e-3, "seed": 0}))
+    (run_dir / "summary.json").write_text(json.dumps({"method": method, "steps": len(curve), "seed": 0,
+                                                      "final_metrics": {}, "lr": 1e-3}))
+
+
+def test_bench_time_ratio_is_the_step_ratio_times_the_bench_step_time_ratio(tmp_path):
+    """Pinned arithmetic: time ratio = (steps of the variant / steps of the reference) × (bench median step ms of
+    the variant / of the reference), against AdaLoRA and against the best baseline users could pick."""
+    from hyperadalora.bench.report import bench_key, bench_step_ms, bench_time_ratio
+
+    assert bench_time_ratio(0.8, 150.0, 100.0) == pytest.approx(1.2, abs=1e-12)
+    assert bench_time_ratio(None, 150.0, 100.0) is None and bench_time_ratio(0.8, None, 100.0) is None
+    # straight lines from 1.0 (window 1): the steps to a level are exact, away from rounding at the crossing
+    curves = {"adalora": [1.0 - 0.005 * s for s in range(1, 101)],      # ends 0.5: the target, reached at 100
+              "lora": [1.0 - 0.008 * s for s in range(1, 101)],         # ends 0.2: the best baseline
+              "hyperadalora": [1.0 - 0.0101 * s for s in range(1, 101)]}  # 0.5 at 50, 0.2 at 80
+    runs = {}
+    for name, curve in curves.items():
+        _deterministic_run(tmp_path / name, name, curve)
+        runs[name] = [load_run(tmp_path / name, name, 0)]
+    bench = {"results": [{"batch_size": 16, "methods": {"adalora": {"step_ms": {"median": 100.0}},
+                                                        "lora": {"step_ms": {"median": 80.0}},
+                                                        "hyperadalora": {"step_ms": {"median": 120.0}}}}]}
+    ms = bench_step_ms(bench)
+    keys = {name: bench_key({"method": name}) for name in curves}
+    s = summarize(runs, "adalora", window=1, bench_ms=ms, bench_keys=keys)
+    h = s["variants"]["hyperadalora"]
+    assert h["steps_to_target"] == 50 and h["step_ratio_vs_baseline"] == pytest.approx(0.5)
+    assert h["bench_time_ratio_vs_baseline"] == pytest.approx(0.5 * 120 / 100)
+    assert s["best_baseline"] == "lora" and s["best_baseline_loss"] == pytest.approx(0.2)
+    assert h["steps_to_best_baseline"] == 80 and h["step_ratio_vs_best_baseline"] == pytest.approx(0.8)
+    assert h["bench_time_ratio_vs_best_baseline"] == pytest.approx(0.8 * 120 / 80)
+    assert s["variants"]["adalora"]["steps_to_best_baseline"] is None  # never reaches LoRA's final loss
+    assert "Against the best baseline: `lora`" in render_report(s)
+    with pytest.raises(UserInputError, match="batch size 8"):
+        bench_step_ms(bench, 8)
+
+
+def test_bench_key_names_what_changes_the_step():
+    from hyperadalora.bench.report import bench_key
+
+    assert bench_key({"method": "lora", "lora_init": "pissa", "lr": 3e-3}) == "lora"
+    assert bench_key({"method": "lora", "optimizer": "prodigy"}) == "lora:optimizer=prodigy"
+    assert bench_key({"method": "adalora", "optimizer": "adamw"}) == "adalora"
+    assert bench_key({"method": "hyperadalora", "generation": "per_matrix"}) == "hyperadalora:generation=per_matrix"
+    assert bench_key({"method": "loraplus"}) == "loraplus"

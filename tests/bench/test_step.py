@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from hyperadalora.bench.models import Rank, build_base, get_preset, parse_method, share_base
-from hyperadalora.bench.step import _spawn_memory_worker, bench_step, main, peak_rss_mb
+from hyperadalora.bench.step import _spawn_memory_worker, bench_step, main
+from hyperadalora.memory import peak_rss_mb
 
 METHODS = ["lora", "adalora", "hyperadalora"]
 

@@ -77,7 +77,7 @@ def test_frozen_zero_hypernetworks_reproduce_torch_adam(arch):
         batch = tiny_batch(arch, seed=t)
         torch.manual_seed(t)  # the same dropout masks in both
         out = model.train()(**batch)
-        seen = model._current.values  # what this forward's adapters read
+        seen = model.triplets.current.values  # what this forward's adapters read
         for a, r in zip(model.adapters, refs, strict=True):
             (pk, pi), (qk, qi) = a.p_slot, a.q_slot
             assert (seen[pk][pi] - r.P).abs().max() < 1e-6 and (seen[qk][qi] - r.Q).abs().max() < 1e-6, t
@@ -103,7 +103,7 @@ def test_the_commit_is_the_generated_value_and_costs_no_second_forward():
         net.register_forward_hook(lambda *a: calls.append(1))
     for t in range(1, 4):
         model.train()(**batch).loss.backward()
-        generated = {k: v.detach().clone() for k, v in model._current.values.items()}
+        generated = {k: v.detach().clone() for k, v in model.triplets.current.values.items()}
         opt.step()
         model.update_and_allocate(t)
         opt.zero_grad()
@@ -156,9 +156,9 @@ def test_gains_and_turns_are_bounded():
         for net in model.hypernets.values():
             net.out_proj.bias.fill_(1e4)  # saturate: γ → G, α → G
     rule, cfg = model.rule, model.adapter_config
-    t = rule.count
-    denom = (model.exp_avg_sq.sqrt() / math.sqrt(1 - cfg.state_beta2 ** t)) + cfg.state_eps
-    bound = ETA * 3.0 * ((model.exp_avg.abs() / (1 - cfg.state_beta1 ** t) + model.last_grad.abs()) / denom)
+    t = rule.t
+    denom = (model.rule.exp_avg_sq.sqrt() / math.sqrt(1 - cfg.state_beta2 ** t)) + cfg.state_eps
+    bound = ETA * 3.0 * ((model.rule.exp_avg.abs() / (1 - cfg.state_beta1 ** t) + model.rule.last_grad.abs()) / denom)
     model.train()
     gen = model._generate()
     for g in model.groups:
@@ -174,7 +174,7 @@ def test_lr_scale_schedules_the_next_step():
     before = {g.name: model.state(g.name).clone() for g in model.groups}
     model.train()(**batch)
     for g in model.groups:  # so the next forward moves nothing
-        assert torch.equal(model._current.values[g.name], before[g.name]), g.name
+        assert torch.equal(model.triplets.current.values[g.name], before[g.name]), g.name
 
 
 def test_gradient_accumulation_folds_in_the_mean_gradient_of_the_micro_batches():
@@ -187,7 +187,7 @@ def test_gradient_accumulation_folds_in_the_mean_gradient_of_the_micro_batches()
         (split.train()(**half).loss / 2).backward()
     split.update_and_allocate(1)
     # the orthogonality term enters each micro-batch's loss once: its gradient is the same in both
-    assert torch.allclose(full.last_grad, split.last_grad, atol=1e-6, rtol=1e-4)
+    assert torch.allclose(full.rule.last_grad, split.rule.last_grad, atol=1e-6, rtol=1e-4)
 
 
 def test_a_discarded_step_leaves_no_gradient_behind():
@@ -200,7 +200,7 @@ def test_a_discarded_step_leaves_no_gradient_behind():
     model.zero_grad()
     step(model, batch, None, 2)
     step(clean, batch, None, 2)
-    assert torch.equal(model.last_grad, clean.last_grad) and torch.equal(model.exp_avg, clean.exp_avg)
+    assert torch.equal(model.rule.last_grad, clean.rule.last_grad) and torch.equal(model.rule.exp_avg, clean.rule.exp_avg)
 
 
 def test_resume_from_a_saved_adapter_is_bitwise(tmp_path):
@@ -243,5 +243,55 @@ def test_hypernet_checkpointing_gives_the_same_steps(monkeypatch):
 def test_gains_start_at_one_and_turns_at_zero():
     model = wrap()
     step(model, tiny_batch("bert"), None, 1)
-    for name, (gain, turn) in model.rule.gains(model).items():
+    for name, (gain, turn) in model.rule.gains(model.committed_state()).items():
         assert torch.equal(gain, torch.ones_like(gain)) and torch.equal(turn, torch.zeros_like(turn)), name
+
+
+def test_resume_through_load_state_dict_is_bitwise():
+    """transformers.Trainer resumes a model that is not a PreTrainedModel by model.load_state_dict: the rule's
+    host copies (t, the schedule multiplier) must follow its buffers (before: t = 0, a step 0.03 off)."""
+    batch = tiny_batch("bert")
+    first = wrap(dropout=False)
+    opt1 = torch.optim.AdamW(first.trainable_parameters(), lr=1e-2)
+    for t in range(1, 6):
+        step(first, batch, opt1, t, lr_scale=1.0 - t / 20)
+    resumed = wrap(dropout=False, seed=1)  # another start: everything must come from the state dict
+    resumed.load_state_dict(first.state_dict())
+    assert (resumed.rule.t, resumed.rule.eta_scale) == (5, 0.75)
+    opt2 = torch.optim.AdamW(resumed.trainable_parameters(), lr=1e-2)
+    opt2.load_state_dict(copy.deepcopy(opt1.state_dict()))  # a copy: loading shares opt1's moment tensors
+    for model, opt in ((first, opt1), (resumed, opt2)):
+        step(model, batch, opt, 6, lr_scale=0.7)
+    for (k, a), b in zip(first.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+
+
+def test_a_cast_of_the_model_keeps_the_statistics_precision():
+    model = wrap(dropout=False)
+    batch = tiny_batch("bert")
+    for t in range(1, 3):
+        step(model, batch, None, t, lr_scale=1 / 3)
+    stats = {k: v.clone() for k, v in model.rule.named_buffers()}
+    model.to(torch.bfloat16)
+    assert model.lam.dtype == torch.bfloat16 and model.hypernets["P"].in_proj.weight.dtype == torch.bfloat16
+    for k, v in model.rule.named_buffers():
+        assert v.dtype == stats[k].dtype and torch.equal(v, stats[k]), k  # float32 moments, float64 lr_scale
+    assert model.rule.lr_scale.dtype == torch.float64
+    step(model, batch, None, 3)  # and the cast model trains on
+    assert model.rule.t == 3 and model.rule.exp_avg.dtype == torch.float32
+    assert not torch.equal(model.rule.exp_avg, stats["exp_avg"])
+
+
+def test_ddp_ignores_the_state_and_the_rule_statistics_by_their_full_names():
+    model = wrap()
+    buffers = dict(model.named_buffers())
+    ignored = model._ddp_params_and_buffers_to_ignore
+    assert set(ignored) <= set(buffers)
+    assert {"lam", "mask", "rule.exp_avg", "rule.exp_avg_sq", "rule.last_grad", "rule.count", "rule.lr_scale"} <= set(ignored)
+    assert not any(name.startswith("base_model.") for name in ignored)
+
+
+def test_an_adapter_reads_a_shared_holder_not_the_model():
+    model = wrap()
+    assert all(a.triplets is model.triplets for a in model.adapters)
+    assert not any(isinstance(v, nn.Module) and v is model for a in model.adapters for v in vars(a).values())

@@ -61,7 +61,7 @@ def install(faults: dict[str, str], argv: list[str]) -> None:
     import torch
 
     from hyperadalora.train import checkpoint as ckpt
-    from hyperadalora.train import loop, methods
+    from hyperadalora.train import loop, methods, run, run_dir
 
     steps_done = [0]
     adamw_step = torch.optim.AdamW.step
@@ -77,7 +77,7 @@ def install(faults: dict[str, str], argv: list[str]) -> None:
 
     torch.optim.AdamW.step = step
 
-    fsync_file = ckpt._fsync_file
+    fsync_file = ckpt.fsync_file
 
     def fsync_checkpoint_file(path: Path) -> None:
         parent = path.parent.name
@@ -93,7 +93,7 @@ def install(faults: dict[str, str], argv: list[str]) -> None:
                 time.sleep(float(faults["slow_checkpoint"]))
         fsync_file(path)
 
-    ckpt._fsync_file = fsync_checkpoint_file
+    ckpt.fsync_file = fsync_checkpoint_file
 
     prune = ckpt.prune
 
@@ -105,20 +105,20 @@ def install(faults: dict[str, str], argv: list[str]) -> None:
 
     ckpt.prune = prune_or_kill
 
-    write_log = loop.Run.write_log
+    write_log = run.Run.write_log
 
     def write_log_or_kill(self, records):
         at = int(faults.get("kill_in_log", -1))
         if self.main and any(r.get("kind") == "train" and r.get("step") == at for r in records):
             text = "".join(json.dumps(r) + "\n" for r in records)
-            with open(self.out / loop.LOG_FILE, "a", encoding="utf-8") as f:
+            with open(self.out / run_dir.LOG_FILE, "a", encoding="utf-8") as f:
                 f.write(text[: len(text) // 2])  # a line cut in the middle, as a kill during write() leaves it
                 f.flush()
                 os.fsync(f.fileno())
             _kill()
         write_log(self, records)
 
-    loop.Run.write_log = write_log_or_kill
+    run.Run.write_log = write_log_or_kill
 
     if "kill_in_adapter_save" in faults:
         save_adapter = methods.Method.save_adapter
@@ -217,8 +217,7 @@ def _install_hashes(dest: Path, out: Path | None, methods) -> None:
         return save_file(tensors, filename, *args, **kwargs)
 
     safetensors.torch.save_file = save_file_noted
-    loop_module = sys.modules["hyperadalora.train.loop"]
-    loop_module.save_file = save_file_noted
+    sys.modules["hyperadalora.train.run"].save_file = save_file_noted
     sys.modules["hyperadalora.train.methods"].save_file = save_file_noted
 
 

@@ -3,11 +3,14 @@ real subprocess (plain or through inject.py), and content hashes of directories 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,9 +116,35 @@ def run_injected(args: list[str], faults: str = "", timeout: float = 120, **env:
                           timeout=timeout)
 
 
+def start_injected(args: list[str], faults: str = "") -> subprocess.Popen:
+    """`run_injected` without waiting: the running process (stderr piped, for the message of a failure)."""
+    return subprocess.Popen([sys.executable, str(INJECT), *args], cwd=REPO, env=cli_env(HYPERADALORA_FAULTS=faults),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(proc: subprocess.Popen, ready, timeout: float = 90) -> None:
+    """Poll `ready()` until true; fail if `proc` ends first or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, f"the run ended (rc {proc.returncode}) too early: {proc.stderr.read()[-2000:]}"
+        assert time.monotonic() < deadline, "timed out waiting for the run"
+        time.sleep(0.005)
+
+
+def logged_steps(out: Path) -> int:
+    """The highest step in the run's log so far (0 before the first line)."""
+    try:
+        lines = (out / "log.jsonl").read_text().splitlines()
+    except FileNotFoundError:
+        return 0
+    steps = []
+    for line in lines:
+        with contextlib.suppress(json.JSONDecodeError):  # a line still being written
+            steps.append(json.loads(line)["step"])
+    return max(steps, default=0)
+
+
 def train_records(run: Path) -> list[dict]:
     """The run's per-step train log records without wall time (identical between equal runs)."""
-    import json
-
     lines = (run / "log.jsonl").read_text().splitlines()
     return [{k: v for k, v in r.items() if k != "wall_s"} for r in map(json.loads, lines) if r["kind"] == "train"]

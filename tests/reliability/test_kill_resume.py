@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,15 +12,15 @@ import pytest
 from hyperadalora.train import checkpoint as ckpt
 
 from .reliability_harness import (
-    INJECT,
-    REPO,
     adapter_tensors,
     assert_bitwise_equal,
-    cli_env,
+    logged_steps,
     run_cli,
     run_injected,
+    start_injected,
     train_args,
     train_records,
+    wait_until,
 )
 
 pytestmark = pytest.mark.slow
@@ -47,7 +44,7 @@ def _no_summary(out: Path) -> bool:
 # Each fault kills the process at one exact point, checked by what it leaves behind; the run is resumed after
 # each and killed again by the next.
 KILL_CHAIN = [
-    ("kill_after_optimizer_step=5", lambda out: _logged_steps(out) == 4),  # step 5 updated in memory only
+    ("kill_after_optimizer_step=5", lambda out: logged_steps(out) == 4),  # step 5 updated in memory only
     ("kill_in_checkpoint=6:optimizer.pt", _torn_checkpoint_left),  # adapter + optimizer written, no manifest
     ("kill_before_prune=9", _three_checkpoints),  # renamed into place, step 3 not yet pruned
     ("kill_in_log=11", _log_line_cut),  # half of step 11's log line on disk
@@ -73,32 +70,11 @@ def test_injected_kills_then_resume_is_bitwise_identical(assets, reference, tmp_
     assert len(ckpt.listed(out / "checkpoints")) == 2  # keep_checkpoints (default 2) bounds what is kept
 
 
-def _popen(args: list[str], faults: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(INJECT), *args], cwd=REPO, env=cli_env(HYPERADALORA_FAULTS=faults),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
 def _kill_when(proc: subprocess.Popen, ready, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        assert proc.poll() is None, f"the run ended (rc {proc.returncode}) before the kill: {proc.stderr.read()[-2000:]}"
-        assert time.monotonic() < deadline, "timed out waiting for the moment to kill"
-        time.sleep(0.005)
+    wait_until(proc, ready, timeout)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=30) == -signal.SIGKILL
     proc.stderr.close()
-
-
-def _logged_steps(out: Path) -> int:
-    try:
-        lines = (out / "log.jsonl").read_text().splitlines()
-    except FileNotFoundError:
-        return 0
-    steps = []
-    for line in lines:
-        with contextlib.suppress(json.JSONDecodeError):  # a line still being written
-            steps.append(json.loads(line)["step"])
-    return max(steps, default=0)
 
 
 def test_external_sigkill_mid_step_and_mid_checkpoint(assets, reference, tmp_path: Path) -> None:
@@ -106,14 +82,14 @@ def test_external_sigkill_mid_step_and_mid_checkpoint(assets, reference, tmp_pat
     signal lands inside one), once while a checkpoint directory is being written (seen as its temporary name)."""
     out = tmp_path / "run"
     args = train_args(assets, out, "--save-every", "3")
-    proc = _popen(args, "slow_step=0.2")
-    _kill_when(proc, lambda: _logged_steps(out) >= 4)
+    proc = start_injected(args, "slow_step=0.2")
+    _kill_when(proc, lambda: logged_steps(out) >= 4)
 
     def checkpoint_being_written() -> bool:
         root = out / "checkpoints"
         return root.is_dir() and any(p.name.startswith(".tmp-step-000009") for p in root.iterdir())
 
-    proc = _popen([*args, "--resume"], "slow_checkpoint=0.3")
+    proc = start_injected([*args, "--resume"], "slow_checkpoint=0.3")
     _kill_when(proc, checkpoint_being_written)
     assert checkpoint_being_written()  # the half-written checkpoint is left behind by the kill
     final = run_cli([*args, "--resume"])

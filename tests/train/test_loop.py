@@ -16,6 +16,7 @@ from hyperadalora.errors import UserInputError
 from hyperadalora.train import evaluate, train
 from hyperadalora.train import loop as loop_module
 from hyperadalora.train.loop import NonFiniteLossError
+from hyperadalora.train.sources import repo_root
 
 METHODS = ("hyperadalora", "adalora", "lora", "head")
 TRAIN_KEYS = {"kind", "step", "task_loss", "orth_loss", "loss", "lr", "total_rank", "wall_s"}
@@ -199,8 +200,8 @@ def test_instruction_tuning_on_stories260k(tmp_path):
     """The causal-LM path on the real stories260k: held-out loss, then greedy generation scored."""
     from hyperadalora.train import TrainConfig
 
-    models = loop_module.repo_root().parent / "shared" / "models"
-    data = loop_module.repo_root().parent / "shared" / "data" / "instruct" / "alpaca" / "alpaca_data_1k.json"
+    models = repo_root().parent / "shared" / "models"
+    data = repo_root().parent / "shared" / "data" / "instruct" / "alpaca" / "alpaca_data_1k.json"
     cfg = TrainConfig(task="instruct", data=str(data), model="stories260k", models_dir=str(models), method="lora",
                       out=str(tmp_path / "run"), max_steps=2, batch_size=4, max_train_samples=32, n_heldout=6,
                       max_new_tokens=4, max_length=256, progress=False)
@@ -222,3 +223,24 @@ def test_tensorboard_through_accelerate(make_cfg):
     cfg = make_cfg(method="head", tensorboard=True)
     train(cfg)
     assert list(Path(cfg.out, "tensorboard").rglob("events.out.tfevents.*"))
+
+
+SPIKE_MB = 256
+
+
+@pytest.mark.skipif(torch.cuda.is_available() or not Path("/proc/self/clear_refs").exists(),
+                    reason="the CPU peak (VmHWM) is reset through Linux procfs")
+def test_each_run_in_one_process_reports_its_own_peak_memory(make_cfg, monkeypatch, tmp_path):
+    """`compare` trains every run in one process: a run after a larger one reports its own, smaller peak."""
+    load_model = loop_module.load_model
+
+    def load_model_after_a_spike(cfg, causal):
+        spike = torch.ones(SPIKE_MB * 2**20 // 4)  # this run holds 256 MiB more for a moment (pages touched)
+        del spike
+        return load_model(cfg, causal)
+
+    monkeypatch.setattr(loop_module, "load_model", load_model_after_a_spike)
+    big = train(make_cfg(out=str(tmp_path / "big")))
+    monkeypatch.setattr(loop_module, "load_model", load_model)
+    small = train(make_cfg(out=str(tmp_path / "small")))
+    assert small["peak_memory_mb"] < big["peak_memory_mb"] - SPIKE_MB / 2

@@ -23,14 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hyperadalora.bench.experiments import PAPER_SETTINGS, PRESETS, Plan, build_plan
+from hyperadalora.bench.experiments import PAPER_SETTINGS, Plan, build_plan
+from hyperadalora.bench.provenance import git_commit, machine_description
 from hyperadalora.bench.report import (
     DEFAULT_WINDOW,
     RunData,
-    git_commit,
     jsonable,
     load_run,
-    machine_description,
     render_report,
     smooth,
     summarize,
@@ -73,7 +72,8 @@ def _parse_assignments(items: list[str] | None, flag: str) -> dict[str, Any]:
 
 def plan_from_args(args: argparse.Namespace) -> Plan:
     """The preset named by --experiment with every command-line override applied."""
-    plan = build_plan(args.experiment, task=args.task, data=args.data, model=args.model)
+    plan = build_plan(args.experiment, task=args.task, data=args.data, model=args.model,
+                      config=getattr(args, "config", None))
     if args.methods:
         wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
         known = {v.name: v for v in plan.variants}
@@ -154,7 +154,7 @@ def _same_run(fields: dict[str, Any], run_dir: Path) -> bool:
 
 def _find_identical(fields: dict[str, Any], roots: list[Path]) -> Path | None:
     for root in roots:
-        for candidate in [*sorted(root.glob("runs/*/seed*")), *sorted(root.glob("sweep/*/lr*"))]:
+        for candidate in [*sorted(root.glob("runs/*/seed*")), *sorted(root.glob("sweep/*/*"))]:
             if _same_run(fields, candidate):
                 return candidate
     return None
@@ -185,41 +185,55 @@ def _run_once(fields: dict[str, Any], run_dir: Path, train_fn: TrainFn, keep_che
     print(f"[compare] done {run_dir} in {time.time() - started:.0f} s", flush=True)
 
 
+def _sweep_dir(field: str, value: float) -> str:
+    return f"{'lr' if field == 'lr' else field + '_'}{value:g}"  # lr: the folder names of earlier sweeps
+
+
 def lr_sweep(plan: Plan, out: Path, grid: list[float], steps: int, train_fn: TrainFn,
              window: int = DEFAULT_WINDOW, keep_checkpoints: bool = False,
-             only: list[str] | None = None) -> dict[str, Any]:
-    """Pick each variant's learning rate from `grid` on one short run (first seed, `steps` steps).
+             only: list[str] | None = None, reuse_from: list[Path] | None = None) -> dict[str, Any]:
+    """Pick each variant's knob on one short run per value (first seed, `steps` steps).
 
-    `only`: variant or method names to sweep (default: every variant with adapters); the others keep their rate.
+    The knob is the variant's `Sweep` (the experiment file's `sweeps`): its learning rate on `grid` by default,
+    or another field on its own grid (LoRA+'s ratio, Prodigy's d_coef); a variant with `lr_from` first takes
+    that variant's chosen rate (variants are swept in the file's order). `only`: variant or method names to
+    sweep (default: every variant with adapters); the others keep their values. A sweep run with exactly the same
+    fields finished in a `reuse_from` folder is copied instead of retrained.
 
     Criterion: the lowest smoothed *training task loss* at the end of the short run (trailing mean over
-    min(window, steps) steps); runs whose loss is not finite are excluded. Sets the chosen rate on each variant.
+    min(window, steps) steps); runs whose loss is not finite are excluded. Sets the chosen value on each variant.
     """
     window = min(window, steps)
     results: dict[str, Any] = {"criterion": f"lowest final smoothed training task loss (moving mean over {window} "
                                             f"steps) after {steps} steps, seed {plan.seeds[0]}",
                                "grid": grid, "steps": steps, "variants": {}}
+    by_name = {v.name: v for v in plan.variants}
     for v in plan.variants:
         if v.overrides.get("method") == "head":
             continue  # no adapter parameters: `lr` does not apply, the head trains at head_lr in every variant
         if only is not None and v.name not in only and v.overrides.get("method") not in only:
             continue
+        knob = v.sweep
+        if knob.lr_from is not None and knob.lr_from in by_name:
+            v.overrides["lr"] = by_name[knob.lr_from].overrides["lr"]  # already swept: earlier in the file
+        values = knob.grid or grid if knob.field == "lr" else knob.grid
         scores: dict[str, float | None] = {}
-        for lr in grid:
-            run_dir = out / "sweep" / v.name / f"lr{lr:g}"
+        for value in values:
+            run_dir = out / "sweep" / v.name / _sweep_dir(knob.field, value)
             fields = plan.train_fields(v, plan.seeds[0], str(run_dir))
-            fields.update({"lr": lr, "max_steps": steps})
-            _run_once(fields, run_dir, train_fn, keep_checkpoints)
+            fields.update({knob.field: value, "max_steps": steps})
+            _run_once(fields, run_dir, train_fn, keep_checkpoints, reuse_from)
             run = load_run(run_dir, v.name, plan.seeds[0])
             final = smooth(run.task_loss, window)[-1]
-            scores[f"{lr:g}"] = final if math.isfinite(final) else None
-        finite = {lr: s for lr, s in scores.items() if s is not None}
+            scores[f"{value:g}"] = final if math.isfinite(final) else None
+        finite = {value: s for value, s in scores.items() if s is not None}
         if not finite:
-            raise RuntimeError(f"lr sweep: every rate diverged for {v.name!r}: {scores}")
+            raise RuntimeError(f"sweep: every {knob.field} diverged for {v.name!r}: {scores}")
         best = min(finite, key=finite.get)
-        v.overrides["lr"] = float(best)
-        results["variants"][v.name] = {"losses": scores, "chosen": float(best)}
-        print(f"[compare] lr sweep {v.name}: {scores} -> {best}", flush=True)
+        v.overrides[knob.field] = float(best)
+        results["variants"][v.name] = {"field": knob.field, "grid": list(values), "losses": scores,
+                                       "chosen": float(best), "lr": v.overrides.get("lr")}
+        print(f"[compare] sweep {v.name} {knob.field}: {scores} -> {best}", flush=True)
     return results
 
 
@@ -262,11 +276,23 @@ def collect_runs(plan: Plan, out: Path, reuse_from: list[Path] | None = None) ->
 def write_outputs(plan: Plan, out: Path, runs: dict[str, list[RunData]], *, window: int = DEFAULT_WINDOW,
                   target_loss: float | None = None, x_axes: tuple[str, ...] = ("step", "seconds"),
                   command: str | None = None, lr_source: str | None = None,
-                  sweep: dict[str, Any] | None = None, notes: list[str] | None = None) -> dict[str, Any]:
+                  sweep: dict[str, Any] | None = None, notes: list[str] | None = None,
+                  bench: str | None = None, bench_batch_size: int | None = None) -> dict[str, Any]:
     """summary.json, report.md and the PNG plots of a finished comparison; returns the summary."""
     from hyperadalora.bench.plots import write_plots
 
-    summary = summarize(runs, plan.baseline, window=window, target_loss=target_loss, floor=plan.floor)
+    bench_ms, keys = None, None
+    if bench is not None:
+        from hyperadalora.bench.report import bench_key, bench_step_ms
+
+        bench_ms = bench_step_ms(json.loads(Path(bench).read_text()), bench_batch_size)
+        keys = {v.name: bench_key(v.overrides) for v in plan.variants}
+    summary = summarize(runs, plan.baseline, window=window, target_loss=target_loss, floor=plan.floor,
+                        bench_ms=bench_ms, bench_keys=keys)
+    if bench is not None:
+        missing = sorted({k for k in keys.values() if k not in bench_ms})
+        summary["bench"] = (f"`{bench}`" + (f" (batch size {bench_batch_size})" if bench_batch_size else "") +
+                            (f"; not benchmarked there: {', '.join(missing)}" if missing else ""))
     missing = {v.name: len(plan.seeds) - len(runs.get(v.name, [])) for v in plan.variants}
     incomplete = [f"{name} ({k} of {len(plan.seeds)} seeds missing)" for name, k in missing.items() if k]
     summary.update({
@@ -275,7 +301,7 @@ def write_outputs(plan: Plan, out: Path, runs: dict[str, list[RunData]], *, wind
         "lr_sweep": sweep,
         "notes": [*plan.notes, *(notes or [])] + ([f"**Incomplete:** {', '.join(incomplete)}."] if incomplete else []),
         "provenance": {"command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-                       "git_commit": git_commit(Path(__file__).parent), "machine": machine_description()},
+                       "git_commit": git_commit(), "machine": machine_description()},
     })
     summary["plots"] = write_plots(runs, out, x_axes=x_axes, window=window, target=summary["target_loss"],
                                    title=plan.title)
@@ -288,10 +314,14 @@ def write_outputs(plan: Plan, out: Path, runs: dict[str, list[RunData]], *, wind
 # --- CLI ---------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `hyperadalora compare`."""
-    parser.add_argument("--experiment", default="nlu-convergence", choices=sorted(PRESETS),
-                        help="preset: nlu-convergence (Figure 2), gamma (Table 2), ablation (Figure 3), nlg (Tables 1, 3)")
+    parser.add_argument("--experiment", default="nlu-convergence",
+                        help="an experiment file of configs/experiments: nlu-convergence (Figure 2), gamma (Table 2), "
+                             "ablation (Figure 3), nlg (Tables 1, 3), baselines / nlg-baselines (every method users "
+                             "would pick instead, issue #16)")
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="an experiment file anywhere (instead of configs/experiments/<experiment>.yaml)")
     parser.add_argument("--task", default=None, help="GLUE task for the NLU presets (rte, wnli, mnli, sst2, …; default rte)")
-    parser.add_argument("--data", default=None, help="data folder/file (default: ../shared/data/… for the task)")
+    parser.add_argument("--data", default=None, help="data folder/file (default: the experiment file's, for the task)")
     parser.add_argument("--model", default=None, help="model name or path (default: minilm; stories260k for nlg)")
     parser.add_argument("--methods", default=None, help="comma-separated subset of the preset's variants")
     parser.add_argument("--seeds", type=int, default=3, help="number of seeds (same seeds for every variant)")
@@ -322,6 +352,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reuse-from", action="append", default=[], metavar="DIR",
                         help="another compare folder: runs there with exactly the same settings and seed are "
                              "copied instead of retrained (repeatable)")
+    parser.add_argument("--bench", default=None, metavar="FILE",
+                        help="a `hyperadalora bench` JSON measured on this task's shapes: every step ratio gets a "
+                             "time ratio = step ratio x the bench's per-step time ratio")
+    parser.add_argument("--bench-batch-size", type=int, default=None,
+                        help="the batch size of --bench to read (default: its only one)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch.set_num_threads for the runs (default: torch's). On a CPU shared with other "
                              "jobs, 1 thread avoids OpenMP oversubscription (measured 4x faster here)")
@@ -361,7 +396,7 @@ def run(args: argparse.Namespace, train_fn: TrainFn | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         only = [m.strip() for m in args.sweep_methods.split(",") if m.strip()] if args.sweep_methods else None
         sweep = lr_sweep(plan, out, grid, args.sweep_steps, train_fn, args.smooth_window, args.keep_checkpoints,
-                         only)
+                         only, [Path(d) for d in args.reuse_from])
         swept = ", ".join(f"`{name}`" for name in sweep["variants"])
         lr_source = (f"{swept} chosen by `--lr-sweep` from {grid}: {sweep['criterion']}; any other variant keeps "
                      "the preset's / --lr rate")
@@ -376,7 +411,8 @@ def run(args: argparse.Namespace, train_fn: TrainFn | None = None) -> int:
         _check_plan_file(out, plan_dict)
         runs = run_plan(plan, out, train_fn, args.keep_checkpoints, [Path(d) for d in args.reuse_from])
     summary = write_outputs(plan, out, runs, window=args.smooth_window, target_loss=args.target_loss,
-                            x_axes=x_axes, command=command, lr_source=lr_source, sweep=sweep)
+                            x_axes=x_axes, command=command, lr_source=lr_source, sweep=sweep,
+                            bench=args.bench, bench_batch_size=args.bench_batch_size)
     print(f"[compare] wrote {out / 'report.md'}; baseline learned: {'yes' if summary['baseline_learned'] else 'no'}")
     for name, v in summary["variants"].items():
         print(f"  {name:>14}: final {v['final_smoothed_loss']['mean']:.4f}, steps to target "

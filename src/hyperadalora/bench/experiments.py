@@ -1,59 +1,52 @@
-"""The paper's experiments as presets of `hyperadalora compare`: which variants, which settings.
+"""The experiments of `hyperadalora compare` as plans: which variants, which settings, which sweeps.
 
-A preset is a plain function returning a `Plan`; `compare` runs it. Every variant trains the same task with the
-same seeds, batches and head; only the fields in `Variant.overrides` differ. The default settings were chosen
-so that the AdaLoRA baseline's smoothed training loss falls clearly (>= 25 %) within the run on this project's
-2-core CPU with MiniLM (see docs/results.md); `--model`, `--data`, `--steps`, `--batch-size` scale them up.
+The recipe data (tuned rates, per-task steps, default data paths, sweep grids) lives in one YAML file per
+experiment, `configs/experiments/<experiment>.yaml` in the checkout (torchtune keeps `recipes/configs/*.yaml`);
+this module only reads such a file into a `Plan` and checks it. Every variant trains the same task with the same
+seeds, batches and head; only the fields in `Variant.overrides` differ.
+
+A file holds:
+
+    experiment: nlu-convergence          # its name (the file's stem)
+    title: "convergence on {TASK}"       # {TASK}: the task, upper-case
+    task: rte                            # the default --task
+    model: minilm                        # the default --model
+    data: <root>/glue/{GLUE_DIR}         # the default --data, relative to the working directory
+    glue_dirs: {rte: RTE, ...}           # GLUE task -> folder name ({GLUE_DIR})
+    baseline: adalora                    # the variant that defines the target loss
+    floor: head                          # optional: the level adapters must beat
+    common: {...}                        # TrainConfig fields of every run
+    tasks: {sst2: {...}, default: {...}} # TrainConfig fields per task (steps, batch, length)
+    variants: {name: {TrainConfig fields}}
+    sweeps: {name: {field: ..., grid: [...], lr_from: ...}}  # optional: what `--lr-sweep` tunes (default: lr)
+    notes: [...]                         # optional: lines for the report
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hyperadalora.errors import UserInputError
 
-# GLUE task name -> folder under ../shared/data/glue (the GLUE distribution's names)
-GLUE_DIRS = {"rte": "RTE", "wnli": "WNLI", "mnli": "MNLI", "sst2": "SST-2", "cola": "CoLA", "mrpc": "MRPC",
-             "qnli": "QNLI", "qqp": "QQP"}
-DEFAULT_GLUE_ROOT = "../shared/data/glue"
-DEFAULT_NLG_DATA = "../shared/data/instruct/alpaca/alpaca_data_1k.json"
-DEFAULT_NLG_MODEL = "stories260k"  # the harness's alias for ../shared/models/stories260k
-METHODS = ("adalora", "hyperadalora", "lora", "head")
-
-# Learning rates of the adapters per method for the MiniLM presets (the head always trains at head_lr). AdaLoRA:
-# `--lr-sweep` on SST-2, 80 steps, final smoothed loss 3e-3: 0.605, 1e-2: 0.473, 3e-2: 0.694 (diverged); at
-# LoRA's 1e-3 its SVD adapters barely move (docs/design prototype). HyperAdaLoRA's `lr` is η, the rate of the Adam
-# step its hypernetworks start from (the hypernetworks train at meta_lr): AdaLoRA's rate, so that both start from
-# the same step. LoRA: 1e-3, where it learns SST-2 fast in the prototype. Re-pick them with --lr-sweep.
-NLU_LR = {"adalora": 1e-2, "hyperadalora": 1e-2, "lora": 1e-3, "head": 1e-3}
-NLG_LR = {"adalora": 1e-2, "hyperadalora": 1e-2, "lora": 1e-3}
-
-# Per task: steps, batch size, max length (dynamic padding up to it). Sized for the project's 2-core CPU (about
-# 1 s/step on SST-2, 2 s/step on RTE with one thread per run, two runs at a time): each preset finishes in
-# well under an hour with one seed. RTE and WNLI get 300 steps (about 2 and 7.5 epochs): AdaLoRA at 1e-2 is
-# still flat there (docs/results.md), and more steps do not fit this machine. On a GPU raise them with --steps.
-NLU_TASK_SETTINGS: dict[str, dict[str, int]] = {
-    "rte": {"max_steps": 300, "batch_size": 16, "max_length": 128},
-    "wnli": {"max_steps": 300, "batch_size": 16, "max_length": 128},
-    # MNLI dev_matched has 9,815 pairs: evaluate on the first 2,000 to keep the end-of-run eval short
-    "mnli": {"max_steps": 150, "batch_size": 16, "max_length": 128, "max_eval_samples": 2000},
-    # SST-2 has 67k training sentences: a 200-step run sees 3,200, so tokenise only the first 8,000
-    "sst2": {"max_steps": 200, "batch_size": 16, "max_length": 64, "max_train_samples": 8000},
-}
-DEFAULT_NLU_SETTINGS = {"max_steps": 300, "batch_size": 16, "max_length": 128}
-
 # The paper's §4.1: r = 3, γ = 0.1, Adam (the harness's AdamW with weight decay 0 is Adam), lr 1e-5, batch 64.
 PAPER_SETTINGS: dict[str, Any] = {"init_r": 3, "target_r": 2, "orth_reg_weight": 0.1, "weight_decay": 0.0,
                                   "lr": 1e-5, "head_lr": 1e-5, "batch_size": 64}
+PRESET_KEYS = {"experiment", "title", "task", "model", "data", "glue_dirs", "baseline", "floor", "common", "tasks",
+               "variants", "sweeps", "notes"}
+REQUIRED_KEYS = ("experiment", "title", "task", "model", "data", "baseline", "common", "variants")
+SWEEP_KEYS = {"field", "grid", "lr_from"}
 
-# Shared by every run of the MiniLM presets: the head learns at one fixed rate in every method (so a method's
-# adapter rate does not also change its head), constant rate after a short warm-up (a decaying schedule would
-# flatten every curve at the end by construction), no progress bar (runs go to log files), log every step (the
-# log's wall clock is stamped at each flush, so this gives per-step time resolution; a host sync per step
-# costs nothing on CPU; raise it with --set log_every=10 on a GPU).
-COMMON = {"head_lr": 1e-3, "lr_scheduler": "constant", "warmup_steps": 10, "progress": False, "log_every": 1}
+
+@dataclass
+class Sweep:
+    """What `--lr-sweep` tunes for one variant: a TrainConfig field and its grid (None: the --sweep-grid of
+    rates). `lr_from`: a variant whose (swept) rate this one takes first, e.g. LoRA+ tunes its ratio at LoRA's."""
+
+    field: str = "lr"
+    grid: list[float] | None = None
+    lr_from: str | None = None
 
 
 @dataclass
@@ -62,6 +55,7 @@ class Variant:
 
     name: str
     overrides: dict[str, Any]
+    sweep: Sweep = field(default_factory=Sweep)
 
 
 @dataclass
@@ -93,71 +87,91 @@ class Plan:
                 "max_length": self.common.get("max_length")}
 
 
-def _glue_data(task: str, data: str | None) -> str:
-    if data:
-        return data
-    if task not in GLUE_DIRS:
-        raise UserInputError(f"--task: unknown GLUE task {task!r}; choose one of {', '.join(GLUE_DIRS)}")
-    return f"{DEFAULT_GLUE_ROOT}/{GLUE_DIRS[task]}"
+# --- the config files ---------------------------------------------------------------------------
+def default_config_dir() -> Path:
+    """configs/experiments of the source checkout holding this package (an installed package has none: pass
+    --config)."""
+    from hyperadalora.train.sources import repo_root
+
+    root = repo_root()
+    if root is None:
+        raise UserInputError("--experiment: no configs/experiments beside an installed package; pass --config FILE "
+                             "(a configs/experiments/*.yaml of the source repository)")
+    return root / "configs" / "experiments"
 
 
-def _nlu_common(task: str) -> dict[str, Any]:
-    return {**COMMON, **NLU_TASK_SETTINGS.get(task, DEFAULT_NLU_SETTINGS)}
+def available(config_dir: Path) -> list[str]:
+    """Experiment names of the YAML files in `config_dir`."""
+    return sorted(p.stem for p in config_dir.glob("*.yaml"))
 
 
-def nlu_convergence(task: str = "rte", data: str | None = None, model: str = "minilm") -> Plan:
-    """Figure 2: AdaLoRA vs HyperAdaLoRA training-loss convergence, LoRA as the reference, head-only as the floor."""
+def read_preset(path: str | Path) -> dict[str, Any]:
+    """The checked mapping of one experiment file (one-line errors naming the file and the key)."""
+    from hyperadalora.train.config import read_config_file
+
+    path = Path(path)
+    raw = read_config_file(path)
+    unknown = sorted(set(raw) - PRESET_KEYS)
+    if unknown:
+        raise UserInputError(f"{path}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(PRESET_KEYS))}")
+    missing = [k for k in REQUIRED_KEYS if k not in raw]
+    if missing:
+        raise UserInputError(f"{path}: missing key {missing[0]!r}")
+    if not isinstance(raw["variants"], dict) or not raw["variants"]:
+        raise UserInputError(f"{path}: variants: expected a mapping of variant names to TrainConfig fields")
+    for name in (raw["baseline"], raw.get("floor")):
+        if name is not None and name not in raw["variants"]:
+            raise UserInputError(f"{path}: {name!r} (baseline/floor) is not one of the variants")
+    for name, sweep in (raw.get("sweeps") or {}).items():
+        if name not in raw["variants"]:
+            raise UserInputError(f"{path}: sweeps: {name!r} is not one of the variants")
+        if not isinstance(sweep, dict) or set(sweep) - SWEEP_KEYS or "field" not in sweep:
+            raise UserInputError(f"{path}: sweeps.{name}: expected {{field: NAME, grid: [values], lr_from: VARIANT}}")
+        if sweep["field"] != "lr" and not sweep.get("grid"):
+            raise UserInputError(f"{path}: sweeps.{name}: a grid is required for field {sweep['field']!r}")
+        if sweep.get("lr_from") is not None and sweep["lr_from"] not in raw["variants"]:
+            raise UserInputError(f"{path}: sweeps.{name}.lr_from: {sweep['lr_from']!r} is not one of the variants")
+    return raw
+
+
+def _glue_dir(raw: dict[str, Any], task: str, path: Path) -> str:
+    dirs = raw.get("glue_dirs") or {}
+    if task not in dirs:
+        raise UserInputError(f"--task: unknown GLUE task {task!r} for {path.name}; choose one of {', '.join(dirs)}")
+    return dirs[task]
+
+
+def plan_from_file(path: str | Path, task: str | None = None, data: str | None = None,
+                   model: str | None = None) -> Plan:
+    """The plan of one experiment file; `task`/`data`/`model` None keep the file's defaults."""
+    path = Path(path)
+    raw = read_preset(path)
+    task = task or raw["task"]
+    default_data = raw["data"]
+    if "{GLUE_DIR}" in default_data and data is None:
+        default_data = default_data.replace("{GLUE_DIR}", _glue_dir(raw, task, path))
+    elif raw.get("glue_dirs"):
+        _glue_dir(raw, task, path)  # an unknown task fails the same way with --data given
+    tasks = raw.get("tasks") or {}
+    sweeps = raw.get("sweeps") or {}
     return Plan(
-        experiment="nlu-convergence", title=f"convergence on {task.upper()} (paper Figure 2)", task=task,
-        data=_glue_data(task, data), model=model, baseline="adalora", floor="head",
-        variants=[Variant(m, {"method": m, "lr": NLU_LR[m]}) for m in ("adalora", "hyperadalora", "lora", "head")],
-        common=_nlu_common(task),
+        experiment=raw["experiment"], title=raw["title"].replace("{TASK}", task.upper()), task=task,
+        data=data or default_data, model=model or raw["model"], baseline=raw["baseline"], floor=raw.get("floor"),
+        variants=[Variant(name, dict(fields), Sweep(**sweeps[name]) if name in sweeps else Sweep())
+                  for name, fields in raw["variants"].items()],
+        common={**raw["common"], **tasks.get(task, tasks.get("default", {}))},
+        notes=list(raw.get("notes") or []),
     )
 
 
-def gamma(task: str = "rte", data: str | None = None, model: str = "minilm") -> Plan:
-    """Table 2: HyperAdaLoRA with orthogonality weight γ ∈ {0.1, 0.15, 0.2}; γ = 0.1 (the paper's) is the baseline."""
-    return Plan(
-        experiment="gamma", title=f"γ sensitivity on {task.upper()} (paper Table 2)", task=task,
-        data=_glue_data(task, data), model=model, baseline="gamma0.1",
-        variants=[Variant(f"gamma{g}", {"method": "hyperadalora", "lr": NLU_LR["hyperadalora"], "orth_reg_weight": g})
-                  for g in (0.1, 0.15, 0.2)],
-        common=_nlu_common(task),
-    )
-
-
-def ablation(task: str = "rte", data: str | None = None, model: str = "minilm") -> Plan:
-    """Figure 3: HyperAdaLoRA with attention / CNN / MLP hypernetworks; attention (the paper's) is the baseline."""
-    return Plan(
-        experiment="ablation", title=f"hypernetwork ablation on {task.upper()} (paper Figure 3)", task=task,
-        data=_glue_data(task, data), model=model, baseline="attention",
-        variants=[Variant(k, {"method": "hyperadalora", "lr": NLU_LR["hyperadalora"], "hypernet": k})
-                  for k in ("attention", "cnn", "mlp")],
-        common=_nlu_common(task),
-    )
-
-
-def nlg(task: str = "instruct", data: str | None = None, model: str | None = None) -> Plan:
-    """Tables 1 and 3: instruction tuning a causal LM, held-out BLEU-4 / ROUGE-1 and time to AdaLoRA's final loss."""
-    return Plan(
-        experiment="nlg", title="instruction tuning (paper Tables 1 and 3)", task=task,
-        data=data or DEFAULT_NLG_DATA, model=model or DEFAULT_NLG_MODEL, baseline="adalora",
-        variants=[Variant(m, {"method": m, "lr": NLG_LR[m]}) for m in ("adalora", "hyperadalora", "lora")],
-        common={**COMMON, "max_steps": 200, "batch_size": 16, "max_length": 256},
-    )
-
-
-PRESETS: dict[str, Callable[..., Plan]] = {
-    "nlu-convergence": nlu_convergence,
-    "gamma": gamma,
-    "ablation": ablation,
-    "nlg": nlg,
-}
-
-
-def build_plan(experiment: str, task: str | None = None, data: str | None = None, model: str | None = None) -> Plan:
-    """The preset's plan; `task`/`data`/`model` None keep the preset's defaults."""
-    if experiment not in PRESETS:
-        raise UserInputError(f"--experiment: unknown preset {experiment!r}; choose one of {', '.join(PRESETS)}")
-    kwargs = {k: v for k, v in {"task": task, "data": data, "model": model}.items() if v is not None}
-    return PRESETS[experiment](**kwargs)
+def build_plan(experiment: str, task: str | None = None, data: str | None = None, model: str | None = None,
+               config: str | Path | None = None) -> Plan:
+    """The plan of `config` (a file), else of `<checkout>/configs/experiments/<experiment>.yaml`."""
+    if config is not None:
+        return plan_from_file(config, task, data, model)
+    directory = default_config_dir()
+    path = directory / f"{experiment}.yaml"
+    if not path.is_file():
+        raise UserInputError(f"--experiment: unknown preset {experiment!r}; choose one of "
+                             f"{', '.join(available(directory))} (files in {directory}) or pass --config FILE")
+    return plan_from_file(path, task, data, model)

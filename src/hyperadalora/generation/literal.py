@@ -13,35 +13,29 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .rule import Generated, state_residuals
+from .rule import Generated, Group, Rule, State, state_residuals
 
 if TYPE_CHECKING:
-    from ..model import HyperAdaLoraModel
+    from ..config import HyperAdaLoraConfig
 
 
-class LiteralRule:
+class LiteralRule(Rule):
     name = "literal"
+
+    def __init__(self, config: HyperAdaLoraConfig, groups: list[Group], device: torch.device) -> None:
+        super().__init__(config, groups)
+        self.hypernets = self.build_hypernets(device)  # the committed state is all it keeps besides Φ
 
     def token_dims(self, r: int) -> dict[str, tuple[int, int]]:
         return {"P": (r, r), "lam": (1, 1), "Q": (r, r)}  # a token is a row / column / value; H(S) = S + R
 
-    def register_state(self, model: HyperAdaLoraModel) -> None:
-        pass  # the committed state is all it keeps
-
-    def generate(self, model: HyperAdaLoraModel) -> Generated:
-        with model.hypernet_rng():
-            R = state_residuals(model)
-        return Generated({name: model.state(name) + r for name, r in R.items()})
+    def generate(self, S: State) -> Generated:
+        R = state_residuals(self, S)
+        return Generated({name: S[name] + r for name, r in R.items()})
 
     @torch.no_grad()
-    def commit(self, model: HyperAdaLoraModel, gen: Generated | None, lr_scale: float) -> None:
+    def commit(self, S: State, gen: Generated | None, lr_scale: float) -> None:
         if gen is None:
             return
         for name, value in gen.values.items():
-            model.state(name).copy_(value)
-
-    def discard(self, model: HyperAdaLoraModel) -> None:
-        pass
-
-    def after_load(self, model: HyperAdaLoraModel) -> None:
-        pass
+            S[name].copy_(value)

@@ -1,4 +1,4 @@
-"""What every generation rule shares: the state's shape groups, their tokens, and the rules' one interface.
+"""What every generation rule shares: the state's shape groups, their tokens, and the rules' base class.
 
 The committed state S = (P, Λ, Q) of all adapted matrices lives in the model as one buffer per shape group:
 `P_<d_out>` (n_g, d_out, r), `Q_<d_in>` (n_g, r, d_in) and `lam` (n_mod, r). A hypernetwork reads one group
@@ -9,17 +9,25 @@ as a batch of token sequences, one sequence per matrix:
     kind "lam":  a token per singular value  (1, n_mod·r, F)   (every module's values in one sequence)
 
 where F is the number of features the rule gives each entry (1 for the state-only rules: the value itself).
+
+A rule is an nn.Module that owns what it learns and keeps: its hypernetworks Φ (parameters) and its own
+optimizer statistics (buffers, saved with the adapter). The model hands it the committed state S, a mapping
+group name -> tensor, and writes nothing of the rule's itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
+from torch import nn
 
 if TYPE_CHECKING:
-    from ..model import HyperAdaLoraModel
+    from ..config import HyperAdaLoraConfig
+
+State = Mapping[str, torch.Tensor]  # group name -> committed tensor of that group (the model's buffers)
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,11 @@ class Group:
     kind: str  # "P", "Q" or "lam": which hypernetwork reads it, and how it becomes tokens
     modules: tuple[int, ...]  # the adapted modules (rows of Λ) whose matrices it stacks, in order
     dim: int = 0  # d_out of its P matrices or d_in of its Q matrices (0 for Λ)
+
+    def shape(self, r: int) -> tuple[int, ...]:
+        """(n_g, d_out, r) for P, (n_g, r, d_in) for Q, (n_mod, r) for Λ."""
+        n = len(self.modules)
+        return {"P": (n, self.dim, r), "Q": (n, r, self.dim), "lam": (n, r)}[self.kind]
 
 
 @dataclass
@@ -62,7 +75,78 @@ def from_tokens(kind: str, y: torch.Tensor, shape: torch.Size) -> torch.Tensor:
 CHECKPOINT_TOKENS = 8_192  # tokens per recomputed chunk with hypernet_checkpointing
 
 
-def run_hypernet(model: HyperAdaLoraModel, kind: str, tokens: torch.Tensor) -> torch.Tensor:
+class Rule(nn.Module):
+    """The interface `HyperAdaLoraModel` calls; one small subclass per rule, its math in its module docstring.
+
+    The rule's direct buffers are its optimizer statistics: they keep their dtype when the model is cast
+    (`model.to(torch.bfloat16)` moves them, never rounds them), and a load of them through any path
+    (`model.load_state_dict`, `load_adapter_state_dict`) refreshes the host copies (`after_load`).
+    """
+
+    name: ClassVar[str]
+    # A statistic's name in the saved adapter ("state.<name>") where it differs from the buffer's (0.2's names).
+    SAVED_NAMES: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, config: HyperAdaLoraConfig, groups: list[Group]) -> None:
+        super().__init__()
+        self.config = config
+        self.groups = groups
+        self.register_load_state_dict_post_hook(_after_load)  # whoever loads the buffers, the host copies follow
+
+    def build_hypernets(self, device: torch.device) -> nn.ModuleDict:
+        """One H_P, H_Λ, H_Q for the whole model, with the rule's token widths."""
+        from ..hypernet import build_hypernet  # the hypernetwork kinds import nothing of the rules
+
+        cfg = self.config
+        kw = dict(hidden=cfg.hypernet_hidden, heads=cfg.hypernet_heads, layers=cfg.hypernet_layers,
+                  ffn=cfg.hypernet_ffn, dropout=cfg.hypernet_dropout, position_encoding=cfg.position_encoding)
+        dims = self.token_dims(cfg.init_r)
+        return nn.ModuleDict({
+            "P": build_hypernet(cfg.hypernet, *dims["P"], attention_block=cfg.attention_block, **kw),  # tokens: rows of P
+            "lam": build_hypernet(cfg.hypernet, *dims["lam"], **kw),  # tokens: every singular value of the model
+            "Q": build_hypernet(cfg.hypernet, *dims["Q"], attention_block=cfg.attention_block, **kw),  # tokens: columns of Q
+        }).to(device)
+
+    def token_dims(self, r: int) -> dict[str, tuple[int, int]]:
+        """(input, output) token widths of the hypernetworks H_P, H_Λ ('lam'), H_Q."""
+        raise NotImplementedError
+
+    def generate(self, S: State) -> Generated:
+        """The values the training forward reads, with a graph into Φ."""
+        raise NotImplementedError
+
+    def commit(self, S: State, gen: Generated | None, lr_scale: float) -> None:
+        """After the optimizer step: write the new committed state S (in place) and the rule's statistics."""
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        """Forget what a skipped step's backward accumulated."""
+
+    def after_load(self) -> None:
+        """Re-read the host copies of the rule's statistics after its buffers were loaded."""
+
+    def adapter_keys(self) -> dict[str, str]:
+        """This rule's `state_dict()` key -> its key in the saved adapter: statistics as "state.<name>", the
+        hypernetworks' weights as they are ("hypernets.P.…"), the format 0.2 wrote from the model's own buffers."""
+        return {k: f"state.{self.SAVED_NAMES.get(k, k)}" if k in self._buffers else k for k in self.state_dict()}
+
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> Rule:
+        """As nn.Module's, but the statistics keep their dtype: a cast of the model would round Adam's moments
+        and the float64 schedule multiplier (which must come back exactly on resume)."""
+        before = dict(self._buffers)
+        super()._apply(fn, recurse)
+        for k, old in before.items():
+            new = self._buffers[k]
+            if old is not None and new.dtype != old.dtype:
+                self._buffers[k] = old.to(new.device)  # moved where the cast would have put it, not rounded
+        return self
+
+
+def _after_load(rule: Rule, incompatible_keys: Any) -> None:
+    rule.after_load()
+
+
+def run_hypernet(rule: Rule, kind: str, tokens: torch.Tensor) -> torch.Tensor:
     """H_kind(tokens) for one shape group (B matrices, T tokens each).
 
     With `hypernet_checkpointing` the matrices go through in chunks of at most CHECKPOINT_TOKENS tokens whose
@@ -70,8 +154,8 @@ def run_hypernet(model: HyperAdaLoraModel, kind: str, tokens: torch.Tensor) -> t
     activations instead of every token's. Matrices are independent sequences, so chunking changes nothing but
     the order of the float sums inside BLAS.
     """
-    net = model.hypernets[kind]
-    if not (model.adapter_config.hypernet_checkpointing and torch.is_grad_enabled()):
+    net = rule.hypernets[kind]
+    if not (rule.config.hypernet_checkpointing and torch.is_grad_enabled()):
         return net(tokens)
     from torch.utils.checkpoint import checkpoint
 
@@ -79,55 +163,30 @@ def run_hypernet(model: HyperAdaLoraModel, kind: str, tokens: torch.Tensor) -> t
     return torch.cat([checkpoint(net, chunk, use_reentrant=False) for chunk in tokens.split(per)])
 
 
-def token_scale(model: HyperAdaLoraModel, kind: str) -> float:
+def token_scale(config: HyperAdaLoraConfig, kind: str) -> float:
     """σ of a kind's values: the state-only hypernetworks read S/σ (and scale their output by σ)."""
-    cfg = model.adapter_config
-    if not cfg.normalize_tokens:
+    if not config.normalize_tokens:
         return 1.0
-    return cfg.lambda_scale if kind == "lam" else cfg.init_std
+    return config.lambda_scale if kind == "lam" else config.init_std
 
 
-def state_residuals(model: HyperAdaLoraModel) -> dict[str, torch.Tensor]:
+def state_residuals(rule: Rule, S: State) -> dict[str, torch.Tensor]:
     """R_X = σ·H_X(S_X / σ; Φ_X) for every group: the residual of the state-only rules (literal, increment)."""
     out = {}
-    for g in model.groups:
-        S = model.state(g.name)
-        sigma = token_scale(model, g.kind)
-        y = run_hypernet(model, g.kind, to_tokens(g.kind, S.unsqueeze(-1) / sigma))  # (B, T, r) or (1, n·r, 1)
-        out[g.name] = from_tokens(g.kind, y, S.shape).squeeze(-1) * sigma
+    for g in rule.groups:
+        s = S[g.name]
+        sigma = token_scale(rule.config, g.kind)
+        y = run_hypernet(rule, g.kind, to_tokens(g.kind, s.unsqueeze(-1) / sigma))  # (B, T, r) or (1, n·r, 1)
+        out[g.name] = from_tokens(g.kind, y, s.shape).squeeze(-1) * sigma
     return out
 
 
 @torch.no_grad()
-def state_residuals_without_dropout(model: HyperAdaLoraModel) -> dict[str, torch.Tensor]:
+def state_residuals_without_dropout(rule: Rule, S: State) -> dict[str, torch.Tensor]:
     """R of the current hypernetworks in eval mode: what a commit adds or subtracts."""
-    was = model.hypernets.training
-    model.hypernets.eval()
+    was = rule.hypernets.training
+    rule.hypernets.eval()
     try:
-        return state_residuals(model)
+        return state_residuals(rule, S)
     finally:
-        model.hypernets.train(was)
-
-
-class Rule(Protocol):
-    """The interface `HyperAdaLoraModel` calls; one small class per rule, its math in its module docstring."""
-
-    name: str
-
-    def token_dims(self, r: int) -> dict[str, tuple[int, int]]:
-        """(input, output) token widths of the hypernetworks H_P, H_Λ ('lam'), H_Q."""
-
-    def register_state(self, model: HyperAdaLoraModel) -> None:
-        """Register the rule's own state on the model as persistent buffers (saved, checkpointed, moved)."""
-
-    def generate(self, model: HyperAdaLoraModel) -> Generated:
-        """The values the training forward reads, with a graph into the hypernetworks."""
-
-    def commit(self, model: HyperAdaLoraModel, gen: Generated | None, lr_scale: float) -> None:
-        """After the optimizer step: write the new committed state (and the rule's own state)."""
-
-    def discard(self, model: HyperAdaLoraModel) -> None:
-        """Forget what a skipped step's backward accumulated."""
-
-    def after_load(self, model: HyperAdaLoraModel) -> None:
-        """Re-read host-side copies of the rule's state after its buffers were loaded."""
+        rule.hypernets.train(was)

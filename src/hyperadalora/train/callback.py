@@ -7,14 +7,22 @@ gradients, so on_step_end with the already incremented, 1-based `state.global_st
 as in `hyperadalora train`. The schedule's multiplier of the step just taken (lr_t / lr_0, which the gradient
 rule applies to its state rate) is read in on_optimizer_step, before the scheduler moves on. (peft's AdaLoRA
 reads `p.grad` and so belongs in on_optimizer_step instead.)
+
+Checkpoints: Trainer saves a model that is not a PreTrainedModel as its full `state_dict()` (model.safetensors:
+base weights, adapter state, the rule's statistics) and resumes through `load_state_dict`, which brings back
+every buffer (the rule's host copies follow through its load hook). on_save adds the adapter alone, as
+`save_pretrained` writes it, to each checkpoint-<step> folder: `HyperAdaLoraModel.from_pretrained(base,
+"out/checkpoint-<step>")` loads it.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..model import HyperAdaLoraModel
 
@@ -27,11 +35,12 @@ class HyperAdaLoraCallback(TrainerCallback):
     Usage::
 
         model = get_hyperadalora_model(base, HyperAdaLoraConfig(..., total_step=max_steps))
-        trainer = Trainer(model=model, args=TrainingArguments(..., label_names=["labels"],
-                                                              remove_unused_columns=False),
+        trainer = Trainer(model=model, args=TrainingArguments(..., label_names=["labels"]),
                           train_dataset=ds, callbacks=[HyperAdaLoraCallback()])
 
-    Trainer's loss is `out.loss` = task loss + γ·orth. `total_rank` is added to the logs (and to
+    `label_names` because Trainer finds the label columns in the model class's forward (ours takes **kwargs);
+    `remove_unused_columns` may stay on: the instance's forward carries the base model's signature. Trainer's
+    loss is `out.loss` = task loss + γ·orth. `total_rank` is added to the logs (and to
     `state.log_history`); integrations that ran their on_log before this callback do not see it.
     """
 
@@ -71,6 +80,11 @@ class HyperAdaLoraCallback(TrainerCallback):
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                     model: Any = None, **kwargs: Any) -> None:
         self._find(model).update_and_allocate(state.global_step, self.lr_scale)
+
+    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                model: Any = None, **kwargs: Any) -> None:
+        if args.should_save:  # the processes that write checkpoints (the main one, or one per node)
+            self._find(model).save_pretrained(Path(args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"))
 
     def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                logs: dict[str, Any] | None = None, model: Any = None, **kwargs: Any) -> None:

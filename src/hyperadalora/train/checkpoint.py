@@ -1,4 +1,4 @@
-"""Atomic, verifiable checkpoints and atomic small files.
+"""Atomic, verifiable checkpoints, and the RNG state they carry.
 
 A checkpoint is a directory `checkpoints/step-000123/` written as `checkpoints/.tmp-step-000123-<pid>/`, every
 file fsynced, then a `manifest.json` holding the sha256 and size of every file, then one rename. A directory
@@ -12,11 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import torch
+
+from ..files import fsync_file, replace_dir
 
 MANIFEST = "manifest.json"
 PREFIX = "step-"
@@ -31,42 +37,12 @@ def checkpoint_name(step: int) -> str:
     return f"{PREFIX}{step:06d}"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
-
-
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write `path` through a temporary file beside it, fsync, rename: readers see the old or the new file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        _fsync_file(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def save(root: Path, step: int, files: dict[str, Callable[[Path], None]], keep: int) -> Path:
@@ -81,19 +57,10 @@ def save(root: Path, step: int, files: dict[str, Callable[[Path], None]], keep: 
         manifest: dict[str, Any] = {"step": step, "files": {}}
         for name, write in files.items():
             write(tmp / name)
-            _fsync_file(tmp / name)
+            fsync_file(tmp / name)  # on disk before it is hashed (and the point a test kills a writer at)
             manifest["files"][name] = {"sha256": sha256(tmp / name), "bytes": (tmp / name).stat().st_size}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-        _fsync_file(tmp / MANIFEST)
-        _fsync_dir(tmp)
-        if final.exists():  # the same step again (a resumed run re-saving): move the old one out of the way
-            old = root / f".old-{final.name}-{os.getpid()}"
-            os.rename(final, old)
-            os.rename(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, final)
-        _fsync_dir(root)
+        replace_dir(tmp, final)  # fsyncs the manifest too; the same step again (a resumed run) replaces the old one
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -158,3 +125,27 @@ def newest_intact(root: Path, required: tuple[str, ...] = ()) -> tuple[Path | No
             continue
         return path, skipped
     return None, skipped
+
+
+# --------------------------------------------------------------------------------------------- RNG state
+def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """This process's RNG states: tensors (torch, numpy key) and JSON-able scalars (python, numpy position)."""
+    tensors = {"torch_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        tensors.update({f"cuda_{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    tensors["numpy_keys"] = torch.from_numpy(keys.astype(np.int64))
+    version, internal, gauss = random.getstate()
+    return tensors, {"python": [version, list(internal), gauss], "numpy": [kind, int(pos), int(has_gauss), float(cached)]}
+
+
+def set_rng_state(tensors: dict[str, torch.Tensor], scalars: dict[str, Any]) -> None:
+    """Restore what `rng_state` captured (CUDA states only where this machine has the devices)."""
+    torch.set_rng_state(tensors["torch_cpu"])
+    cuda = [tensors[f"cuda_{i}"] for i in range(torch.cuda.device_count()) if f"cuda_{i}" in tensors]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)
+    kind, pos, has_gauss, cached = scalars["numpy"]
+    np.random.set_state((kind, tensors["numpy_keys"].numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = scalars["python"]
+    random.setstate((version, tuple(internal), gauss))

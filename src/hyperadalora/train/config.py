@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,9 @@ from typing import Any
 from ..config import GENERATIONS, HYPERNET_KINDS, IMPORTANCES, INIT_LAMBDAS, HyperAdaLoraConfig
 from ..errors import UserInputError
 
-METHODS = ("hyperadalora", "adalora", "lora", "head")
+METHODS = ("hyperadalora", "adalora", "lora", "loraplus", "head")
+OPTIMIZERS = ("adamw", "prodigy", "schedulefree")
+LORA_INITS = ("default", "pissa", "pissa_niter_<N>", "lora_ga")  # pissa_niter_<N>: randomized SVD, N iterations
 INSTRUCT_TASK = "instruct"
 SCHEDULERS = ("linear", "cosine", "constant")
 PRECISIONS = ("no", "bf16", "fp16", "auto")
@@ -47,7 +50,7 @@ class TrainConfig:
     # --- what to train -------------------------------------------------------------------------
     task: str | None = _f(None, "GLUE task name (rte, wnli, mnli, sst2, cola, mrpc, qnli, qqp) or 'instruct' for "
                                 "instruction tuning of a causal LM. Required.")
-    data: str | None = _f(None, "GLUE task directory with train.tsv/dev.tsv (e.g. ../shared/data/glue/RTE), or an "
+    data: str | None = _f(None, "GLUE task directory with train.tsv/dev.tsv (the GLUE distribution's RTE/, SST-2/, …), or an "
                                 "instruction JSON/JSONL file or Hub name for 'instruct'. None: load the task from "
                                 "the Hugging Face Hub (needs network).")
     data_format: str | None = _f(None, "Instruction data format: alpaca, platypus or magpie (None: inferred).")
@@ -57,8 +60,9 @@ class TrainConfig:
                                       "else ../shared/models beside a source checkout.")
     trust_remote_code: bool = _f(False, "Allow from_pretrained to run code shipped with the model (off: never "
                                         "executes remote code).")
-    method: str = _f("hyperadalora", "Fine-tuning method: hyperadalora, adalora (peft), lora (peft) or head (only "
-                                     "the classifier head: the floor).", choices=METHODS)
+    method: str = _f("hyperadalora", "Fine-tuning method: hyperadalora, adalora (peft), lora (peft), loraplus (peft's "
+                                     "LoRA+ optimizer on LoRA: lora_B at loraplus_lr_ratio x lr) or head (only the "
+                                     "classifier head: the floor).", choices=METHODS)
     out: str | None = _f(None, "Run directory: config.json, log.jsonl, checkpoints/, adapter/, summary.json. Required.")
 
     # --- optimisation ----------------------------------------------------------------------------
@@ -68,7 +72,14 @@ class TrainConfig:
     meta_lr: float = _f(3e-3, "hyperadalora with generation=gradient: learning rate of the hypernetworks' weights, "
                               "trained by the one-step hypergradient (the head keeps head_lr).", hyperadalora_only=True)
     head_lr: float | None = _f(None, "Learning rate of the classifier head (modules_to_save). None: same as lr.")
-    weight_decay: float = _f(0.0, "AdamW weight decay.")
+    optimizer: str = _f("adamw", "Optimizer of methods lora / adalora: adamw (torch), prodigy (prodigyopt.Prodigy: "
+                                 "lr is a multiplier of its estimated rate, conventionally 1.0, and the schedule "
+                                 "applies; see prodigy_d_coef) or schedulefree (schedulefree.AdamWScheduleFree: needs "
+                                 "lr_scheduler=constant, warms up over warmup_steps itself; its averaged weights are "
+                                 "evaluated and saved).", choices=OPTIMIZERS)
+    prodigy_d_coef: float = _f(1.0, "optimizer=prodigy: d_coef, the multiplier of Prodigy's estimated step size "
+                                    "(the knob a sweep tunes instead of lr).")
+    weight_decay: float = _f(0.0, "Weight decay (decoupled, AdamW-style) of every optimizer.")
     max_grad_norm: float = _f(1.0, "Clip the gradient norm to this value (0: no clipping).")
     max_steps: int | None = _f(None, "Optimizer steps to train. None: `epochs` passes over the training set.")
     epochs: int = _f(1, "Passes over the training set when max_steps is None.")
@@ -94,6 +105,15 @@ class TrainConfig:
     init_r: int = _f(3, "Initial rank of every adapter (hyperadalora, adalora).")
     target_r: int = _f(2, "Average rank per adapter after pruning (hyperadalora, adalora); < init_r.")
     lora_r: int | None = _f(None, "Rank of plain LoRA. None: init_r.")
+    lora_init: str = _f("default", "Start of methods lora / loraplus (peft's init_lora_weights): default (A "
+                                   "Kaiming-uniform, B zero), pissa (principal singular vectors of W, full SVD), "
+                                   "pissa_niter_<N> (randomized SVD, N iterations) or lora_ga (SVD of the gradient "
+                                   "over the run's first lora_ga_batches batches). pissa and lora_ga subtract the "
+                                   "start from W; the saved peft adapter is converted to load on the unmodified base.")
+    lora_ga_batches: int = _f(8, "lora_init=lora_ga: training batches (the run's first ones, in order) whose mean "
+                                 "gradient initialises the adapters.")
+    loraplus_lr_ratio: float = _f(16.0, "method=loraplus: LoRA+'s ratio lr(lora_B) / lr(lora_A) "
+                                        "(peft.optimizers.create_loraplus_optimizer; 16 as in the paper).")
     lora_alpha: float = _f(8.0, "Adapter scaling numerator (ΔW scaled by lora_alpha / r).")
     lora_dropout: float = _f(0.0, "Dropout on the adapters' input.")
     orth_reg_weight: float = _f(0.1, "γ, the weight of the method's orthogonality regulariser (hyperadalora: "
@@ -173,7 +193,7 @@ class TrainConfig:
             bad("method", "'head' trains only a classifier head; the instruct task has none (use lora/adalora/hyperadalora)")
         if self.out is None:
             bad("out", "is required (e.g. --out runs/x)")
-        for name in ("lr", "meta_lr", "init_std", "state_eps"):
+        for name in ("lr", "meta_lr", "init_std", "state_eps", "prodigy_d_coef", "loraplus_lr_ratio"):
             if not getattr(self, name) > 0:
                 bad(name, f"must be > 0, got {getattr(self, name)!r}")
         for name in ("head_lr",):
@@ -184,7 +204,7 @@ class TrainConfig:
                 bad(name, f"must be >= 0, got {getattr(self, name)!r}")
         for name in ("epochs", "batch_size", "gradient_accumulation_steps", "eval_batch_size", "max_length",
                      "init_r", "target_r", "deltaT", "log_every", "keep_checkpoints", "hypernet_hidden",
-                     "hypernet_heads", "hypernet_layers", "hypernet_ffn", "max_new_tokens"):
+                     "hypernet_heads", "hypernet_layers", "hypernet_ffn", "max_new_tokens", "lora_ga_batches"):
             if getattr(self, name) < 1:
                 bad(name, f"must be a positive integer, got {getattr(self, name)!r}")
         for name in ("max_steps", "lora_r", "eval_every", "save_every", "stop_after", "max_train_samples",
@@ -217,6 +237,18 @@ class TrainConfig:
                 and self.tinit >= self.max_steps - self.tfinal:
             bad("tinit", f"tinit ({self.tinit}) must be < max_steps - tfinal ({self.max_steps} - {self.tfinal}): "
                          "no step would be left for rank allocation; lower tinit/tfinal or raise max_steps")
+        if self.optimizer != "adamw" and self.method not in ("lora", "adalora"):
+            bad("optimizer", f"{self.optimizer} is available for methods lora and adalora, not {self.method}; "
+                             "use optimizer=adamw")
+        if self.optimizer == "schedulefree" and self.lr_scheduler != "constant":
+            bad("lr_scheduler", f"schedule-free AdamW replaces the schedule ({self.lr_scheduler!r} given); use "
+                                "lr_scheduler=constant (it warms up over warmup_steps itself)")
+        if not re.fullmatch(r"default|pissa|pissa_niter_[1-9]\d*|lora_ga", self.lora_init):
+            bad("lora_init", f"unknown value {self.lora_init!r}{_suggest(self.lora_init, LORA_INITS)}; choose one "
+                             f"of {', '.join(LORA_INITS)}")
+        if self.lora_init != "default" and self.method not in ("lora", "loraplus"):
+            bad("lora_init", f"{self.lora_init} starts methods lora / loraplus, not {self.method}; use "
+                             "lora_init=default")
         if self.target_modules is not None and not self.target_modules:
             bad("target_modules", "is empty; name at least one module or leave it unset for the default")
         if self.resume and self.overwrite:

@@ -1,16 +1,23 @@
-"""The four fine-tuning methods behind one small interface, so that the loop treats them identically.
+"""The fine-tuning methods behind one small interface, so that the loop treats them identically.
 
 Every method adapts exactly the same Linear layers (the full names resolved once by `resolve_targets`), trains
-the same classifier head (modules_to_save) and exposes: the module to forward, its optimizer parameter groups,
-its regulariser (before weighting), the once-per-optimizer-step hook, its rank budget, and its state as tensors
-(+ JSON) for checkpoints.
+the same classifier head (modules_to_save) and exposes: the module to forward, its optimizer and schedule, its
+regulariser (before weighting), the once-per-optimizer-step hook, its rank budget, the weights to evaluate and
+save (`eval_weights`), and its state as tensors (+ JSON) for checkpoints.
+
+Baselines are built on the library that owns them: LoRA, AdaLoRA, LoRA+ (`create_loraplus_optimizer`) and the
+PiSSA / LoRA-GA starts from peft; Prodigy from prodigyopt; schedule-free AdamW from schedulefree.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import re
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import save_file
@@ -20,6 +27,9 @@ from transformers.pytorch_utils import Conv1D
 from ..errors import UserInputError
 from ..model import check_tensors
 from .config import TrainConfig
+
+if TYPE_CHECKING:
+    from .sources import Data
 
 HEAD_NAMES = ("classifier", "score")  # sequence-classification heads of BERT-like / LLaMA-like models
 ADAPTER_FILE = "adapter.safetensors"  # the method's state in the loop's own format (what `evaluate` loads)
@@ -64,10 +74,12 @@ class Method:
     name = "head"
 
     def __init__(self, model: nn.Module, cfg: TrainConfig, heads: list[str], targets: list[str],
-                 total_steps: int) -> None:
+                 total_steps: int, data: Data | None = None) -> None:
         self.cfg = cfg
         self.heads = heads
         self.targets = targets
+        self.data = data  # the run's training data: only a start computed from batches (LoRA-GA) reads it
+        self.optimizer: torch.optim.Optimizer | None = None  # set by build_optimizer
         self.model = self._build(model, total_steps)
 
     def _build(self, model: nn.Module, total_steps: int) -> nn.Module:
@@ -95,6 +107,57 @@ class Method:
         groups = [{"params": rest, "lr": self.trained_lr()},
                   {"params": head, "lr": self.cfg.head_lr if self.cfg.head_lr is not None else self.cfg.lr}]
         return [g for g in groups if g["params"]]
+
+    def build_optimizer(self) -> torch.optim.Optimizer:
+        """The optimizer of `cfg.optimizer` over `param_groups()` (the loop steps it; the method keeps a reference
+        for the schedule-free train/eval switch)."""
+        c, groups = self.cfg, self.param_groups()
+        if c.optimizer == "prodigy":
+            from prodigyopt import Prodigy
+
+            # Each group's lr multiplies Prodigy's one estimated step size d (lr 1.0: d itself); a warm-up needs
+            # its safeguard, which keeps d from growing on the warm-up's small steps (prodigyopt's README).
+            optimizer = Prodigy(groups, d_coef=c.prodigy_d_coef, weight_decay=c.weight_decay,
+                                safeguard_warmup=c.warmup_steps > 0)
+        elif c.optimizer == "schedulefree":
+            from schedulefree import AdamWScheduleFree
+
+            optimizer = AdamWScheduleFree(groups, weight_decay=c.weight_decay, warmup_steps=c.warmup_steps)
+            optimizer.train()  # it starts in eval mode and refuses to step there
+        else:
+            optimizer = torch.optim.AdamW(groups, weight_decay=c.weight_decay)
+        self.optimizer = optimizer
+        return optimizer
+
+    def build_scheduler(self, optimizer: torch.optim.Optimizer, total_steps: int) -> Any:
+        """`cfg.lr_scheduler` after `cfg.warmup_steps` of linear warm-up (transformers.get_scheduler); schedule-free
+        AdamW takes none (constant, its warm-up inside the optimizer), so the warm-up is not applied twice."""
+        from transformers import get_scheduler
+
+        c = self.cfg
+        if c.optimizer == "schedulefree":
+            return get_scheduler("constant", optimizer)
+        return get_scheduler("constant_with_warmup" if c.lr_scheduler == "constant" else c.lr_scheduler,
+                             optimizer, num_warmup_steps=c.warmup_steps, num_training_steps=total_steps)
+
+    def train_weights(self) -> None:
+        """Before training steps (at the start of fit, after a resume): the weights the optimizer steps.
+        Schedule-free AdamW steps its interpolated point y; a checkpoint holds its average x (see eval_weights)."""
+        if self.cfg.optimizer == "schedulefree" and self.optimizer is not None:
+            self.optimizer.train()
+
+    @contextlib.contextmanager
+    def eval_weights(self) -> Iterator[None]:
+        """Around evaluation, checkpoints and the final adapter: the weights to evaluate and save. Schedule-free
+        AdamW's are its average x, not the point y it computes gradients at (optimizer.eval() / .train())."""
+        switch = self.cfg.optimizer == "schedulefree" and self.optimizer is not None
+        if switch:
+            self.optimizer.eval()
+        try:
+            yield
+        finally:
+            if switch:
+                self.optimizer.train()
 
     def num_trainable(self) -> int:
         return sum(p.numel() for _, p in self.named_trainable())
@@ -139,34 +202,121 @@ class Method:
 
 
 class LoraMethod(Method):
-    """peft LoRA (rank `lora_r`, default init_r) on the shared targets; the head via modules_to_save."""
+    """peft LoRA (rank `lora_r`, default init_r) on the shared targets; the head via modules_to_save.
+
+    `lora_init` picks peft's start: pissa / pissa_niter_<N> (W's principal singular triplets) or lora_ga (the
+    SVD of the mean gradient of W over the run's first `lora_ga_batches` batches, `preprocess_loraga`). Both
+    move the start out of the base weights, W_res = W − s·B₀A₀, so the trained adapter (A, B) is only valid on
+    W_res; `save_adapter` converts it for the unmodified W: ΔW = s·(BA − B₀A₀) = s·[B | −B₀][A ; A₀], a LoRA
+    of rank 2r (peft's `path_initial_model_for_weight_conversion`).
+    """
 
     name = "lora"
 
     def _peft_config(self, total_steps: int) -> Any:
-        from peft import LoraConfig
+        from peft import LoraConfig, LoraGAConfig
 
+        init = self.cfg.lora_init
         return LoraConfig(r=self.cfg.lora_r or self.cfg.init_r, lora_alpha=self.cfg.lora_alpha,
                           lora_dropout=self.cfg.lora_dropout, target_modules=list(self.targets),
-                          modules_to_save=list(self.heads) or None, task_type=self._task_type())
+                          modules_to_save=list(self.heads) or None, task_type=self._task_type(),
+                          init_lora_weights=True if init == "default" else init,
+                          lora_ga_config=LoraGAConfig() if init == "lora_ga" else None)
 
     def _task_type(self) -> str:
         return "SEQ_CLS" if self.heads else "CAUSAL_LM"
 
     def _build(self, model: nn.Module, total_steps: int) -> nn.Module:
-        from peft import get_peft_model
+        from peft import get_peft_model, get_peft_model_state_dict
 
+        config = self._peft_config(total_steps)
         try:
-            return get_peft_model(model, self._peft_config(total_steps))
+            if self.cfg.lora_init == "lora_ga":
+                self._estimate_gradients(model, config)
+            peft_model = get_peft_model(model, config)
         except ValueError as e:  # peft refuses impossible schedules / targets with a ValueError
             raise UserInputError(f"{self.name}: {e}") from None
+        # A start subtracted from W (PiSSA, LoRA-GA) is needed again to convert the saved adapter: keep it.
+        self._initial = None if self.cfg.lora_init == "default" else \
+            {k: v.detach().clone() for k, v in get_peft_model_state_dict(peft_model).items()}
+        return peft_model
+
+    def _estimate_gradients(self, model: nn.Module, config: Any) -> None:
+        """LoRA-GA's preprocessing: the mean gradient of every target weight over the run's first batches (epoch
+        0's order, the batches training starts with), with the model's own loss on its labels (the task's
+        cross-entropy)."""
+        from peft import preprocess_loraga
+
+        from .sources import epoch_batches
+
+        if self.data is None:
+            raise ValueError("lora_init=lora_ga needs the training data to estimate gradients (build_method(data=))")
+        data, c = self.data, self.cfg
+        batches = epoch_batches(len(data.train), c.batch_size, c.seed, 0)[:c.lora_ga_batches]
+        device = next(model.parameters()).device
+
+        def train_step() -> None:
+            for idx in batches:
+                batch = {k: v.to(device) for k, v in data.collate([data.train[i] for i in idx]).items()}
+                model(**batch).loss.backward()
+
+        preprocess_loraga(model, config, train_step)
 
     def total_rank(self) -> int:
         return (self.cfg.lora_r or self.cfg.init_r) * len(self.targets)
 
     def save_adapter(self, directory: Path) -> None:
         super().save_adapter(directory)
-        self.model.save_pretrained(str(directory))  # peft's own format: PeftModel.from_pretrained(base, directory)
+        if self._initial is None:
+            self.model.save_pretrained(str(directory))  # peft's own format: PeftModel.from_pretrained(base, directory)
+            return
+        from peft import get_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        with tempfile.TemporaryDirectory() as tmp:
+            # peft's conversion reads the start as an adapter folder whose config no longer mutates W
+            initial = Path(tmp) / "initial"
+            config = copy.deepcopy(self.model.peft_config["default"])
+            config.init_lora_weights = True
+            config.save_pretrained(str(initial))
+            save_file(self._initial, str(initial / "adapter_model.safetensors"), metadata={"format": "pt"})
+            self.model.save_pretrained(str(directory), path_initial_model_for_weight_conversion=str(initial))
+        # peft's conversion returns only lora_A / lora_B: put the trained head (modules_to_save) back beside them.
+        path = directory / "adapter_model.safetensors"
+        converted = load_file(str(path))
+        rest = {k: v.detach().contiguous() for k, v in get_peft_model_state_dict(self.model).items()
+                if "lora_A" not in k and "lora_B" not in k and k not in converted}
+        if rest:
+            save_file({**converted, **rest}, str(path), metadata={"format": "pt"})
+
+
+class LoraPlusMethod(LoraMethod):
+    """LoRA trained by LoRA+ (Hayou et al. 2024): lora_B at `loraplus_lr_ratio` × the rate of lora_A, through
+    peft's `create_loraplus_optimizer` (AdamW). The head keeps `head_lr`, as in every method."""
+
+    name = "loraplus"
+
+    def build_optimizer(self) -> torch.optim.Optimizer:
+        from peft.optimizers import create_loraplus_optimizer
+
+        c = self.cfg
+        head = [p for n, p in self.named_trainable() if self._is_head(n)]
+        # peft groups every trainable 1-d tensor with lora_B: hide the head from it, then give it its own group.
+        for p in head:
+            p.requires_grad_(False)
+        try:
+            optimizer = create_loraplus_optimizer(self.model, torch.optim.AdamW, lr=self.trained_lr(),
+                                                  loraplus_lr_ratio=c.loraplus_lr_ratio,
+                                                  loraplus_weight_decay=c.weight_decay)
+        finally:
+            for p in head:
+                p.requires_grad_(True)
+        optimizer.param_groups = [g for g in optimizer.param_groups if g["params"]]  # peft's empty embedding group
+        if head:
+            optimizer.add_param_group({"params": head, "lr": c.head_lr if c.head_lr is not None else c.lr,
+                                       "weight_decay": c.weight_decay})
+        self.optimizer = optimizer
+        return optimizer
 
 
 class AdaLoraMethod(LoraMethod):
@@ -185,7 +335,7 @@ class AdaLoraMethod(LoraMethod):
                              beta1=c.beta1, beta2=c.beta2, total_step=total_steps, task_type=self._task_type())
 
     def _build(self, model: nn.Module, total_steps: int) -> nn.Module:
-        peft_model = super()._build(model, total_steps)
+        peft_model = super()._build(model, total_steps)  # lora_init is refused for adalora: default start
         self.tuner = peft_model.base_model  # AdaLoraModel: update_and_allocate, rankallocator
         adapter = self.tuner.trainable_adapter_name
         # peft's AdaLoraModel.forward iterates model.named_parameters() in this order; keep it for equal sums.
@@ -276,8 +426,8 @@ class HyperAdaLoraMethod(Method):
             raise UserInputError(str(e)) from None
 
     def trained_lr(self) -> float:
-        """With the gradient rule `lr` is η, the state's rate: the hypernetworks train at `meta_lr`."""
-        return self.cfg.meta_lr if self.cfg.generation == "gradient" else self.cfg.lr
+        """With the gradient rules `lr` is η, the state's rate: the hypernetworks (or per-matrix gains) train at `meta_lr`."""
+        return self.cfg.meta_lr if self.cfg.generation in ("gradient", "per_matrix") else self.cfg.lr
 
     def regulariser(self, out: Any) -> torch.Tensor:
         return out["orth_loss"]
@@ -303,12 +453,15 @@ class HyperAdaLoraMethod(Method):
 
 
 METHOD_CLASSES: dict[str, type[Method]] = {
-    "head": Method, "lora": LoraMethod, "adalora": AdaLoraMethod, "hyperadalora": HyperAdaLoraMethod,
+    "head": Method, "lora": LoraMethod, "loraplus": LoraPlusMethod, "adalora": AdaLoraMethod,
+    "hyperadalora": HyperAdaLoraMethod,
 }
 
 
-def build_method(model: nn.Module, cfg: TrainConfig, causal: bool, total_steps: int) -> Method:
-    """Wrap `model` for `cfg.method`; the targets are resolved (and checked) first, the same for all methods."""
+def build_method(model: nn.Module, cfg: TrainConfig, causal: bool, total_steps: int,
+                 data: Data | None = None) -> Method:
+    """Wrap `model` for `cfg.method`; the targets are resolved (and checked) first, the same for all methods.
+    `data`: the run's training data, needed by a start computed from its batches (lora_init=lora_ga)."""
     heads = head_names(model, causal)
     targets = resolve_targets(model, cfg, heads) if cfg.method != "head" else []
-    return METHOD_CLASSES[cfg.method](model, cfg, heads, targets, total_steps)
+    return METHOD_CLASSES[cfg.method](model, cfg, heads, targets, total_steps, data)
