@@ -5,17 +5,33 @@ No GPU and no 8B weights here, so the parts are measured one at a time on this C
 1. The adapted matrices of LLaMA-3.1-8B and Qwen2.5-7B (every q/k/v/o/gate/up/down projection, r = 3, the paper's
    rank), from the real configs built on the meta device: the shape groups the hypernetworks see.
 2. The hypernetworks of the default rule (generation="gradient", the attention kind, h = 32) on real tensors:
-   forward + backward time and the bytes they keep for the backward (saved-tensor hooks: exact), for ONE matrix of
-   every distinct sequence length; a group of n matrices is n independent sequences, so its cost is n × that
-   (the linear extrapolation is the model, stated as such). Also with `hypernet_checkpointing` and with
-   `attention_block` (block-local attention, O(T·b) instead of O(T²)).
+   forward + backward time and the bytes they keep for the backward (saved-tensor hooks, each storage counted
+   once, their own weights not counted), for ONE matrix of every distinct sequence length; a group of n matrices
+   is n independent sequences, so its cost is n × that (the linear extrapolation is the model, stated as such).
+   Variants: the default `attention_block="auto"` (full attention up to 2,048 rows, blocks of 128 above) and full
+   attention over every row (eq. 8, 0.2's default), each with and without `hypernet_checkpointing` (whose GPU
+   FLOPs count the recompute: one more forward), and `attention_block=256`.
 3. The base model's step: one decoder layer's forward + input-gradient backward (frozen weights) at batch 1 and a
    short sequence on this CPU, scaled linearly to sequence 512 and to the layer count, plus the LM head; and,
    for a GPU, an analytic FLOP count (forward 2·P·tokens + backward 2·P·tokens for input gradients only, plus
    attention), stated as an estimate.
 4. Predicted step-time ratios HyperAdaLoRA / AdaLoRA for batch 1–32 at sequence 512: (base + H) / base, where H
-   (the hypernetworks) does not grow with the batch; and memory: the hypernetworks' saved activations against
-   AdaLoRA's adapter + Adam memory.
+   (the hypernetworks) does not grow with the batch.
+5. Predicted peak memory of a training step, AdaLoRA's and HyperAdaLoRA's, at batch 1 and 8, sequence 512, as the
+   paper's users run them: frozen weights in bf16 (counted from the meta model), adapters, hypernetworks and
+   optimizer state in fp32 (peft's autocast_adapter_dtype; HyperAdaLoRA builds its state and hypernetworks in
+   fp32). Peak = frozen weights + the step's saved activations + adapter state + hypernetworks' saved tensors,
+   summed as if all were resident at once (the end of the forward, when every saved tensor is alive); transient
+   buffers of the backward are left out, the same for both methods except the one chunk the checkpointed
+   hypernetworks recompute, which is added. The activations: the saved tensors of one bf16 decoder layer with
+   rank-3 fp32 adapters on its seven projections (both methods' adapter path: the input cast to fp32 and the r-wide
+   intermediate), measured at the short sequence and scaled linearly to 512 × batch × layers (attention saves
+   O(sequence), as SDPA's flash kernels), plus the LM head and its fp32 cross-entropy, measured the same way.
+   AdaLoRA's adapter state: P, Λ, Q, their gradients, Adam's two moments and peft's RankAllocator's three EMAs
+   (ipt, exp_avg_ipt, exp_avg_unc): 7 floats per entry. HyperAdaLoRA's: S, the last gradient, two moments, the
+   accumulator, the generated value and its gradient (7 floats per entry), the gradient rule's elementwise graph
+   (the outputs of tanh, exp, tanh, the turn and the normalised step and gradient it multiplies: 6 floats per
+   entry, counted from generation/gradient.py), and the hypernetworks' weights with gradient and Adam moments.
 
     python benchmarks/cost_model_8b.py --out benchmarks/results/cost_model_8b.json --md benchmarks/results/cost_model_8b.md
 """
@@ -36,12 +52,25 @@ from torch import nn
 from hyperadalora import HyperAdaLoraConfig, HyperAdaLoraModel
 from hyperadalora.bench.models import LLAMA_3_1_8B, QWEN2_5_7B
 from hyperadalora.generation.gradient import FEATURES, OUTPUTS
-from hyperadalora.hypernet import build_hypernet
+from hyperadalora.generation.rule import CHECKPOINT_TOKENS
+from hyperadalora.hypernet import attention_span, build_hypernet
 
 MODELS = {"llama-3.1-8b": ("llama", LLAMA_3_1_8B), "qwen2.5-7b": ("qwen2", QWEN2_5_7B)}
 SEQ = 512
 BATCHES = (1, 2, 4, 8, 16, 32)
+MEMORY_BATCHES = (1, 8)
 R = 3
+HIDDEN, HEADS, FFN = 32, 2, 128  # the default hypernetworks
+VARIANTS = {  # name -> (attention_block, hypernet_checkpointing)
+    "auto (default)": ("auto", False),
+    "auto + hypernet_checkpointing": ("auto", True),
+    "full attention (eq. 8, 0.2's default)": (None, False),
+    "full attention + hypernet_checkpointing": (None, True),
+    "attention_block=256": (256, False),
+}
+ADALORA_FLOATS_PER_ENTRY = 7  # P/Λ/Q, gradient, Adam m and v, RankAllocator ipt, exp_avg_ipt, exp_avg_unc
+OURS_STATE_FLOATS_PER_ENTRY = 7  # S, last gradient, m, v, accumulator, generated value, its gradient
+OURS_GRAPH_FLOATS_PER_ENTRY = 6  # saved by the gradient rule's elementwise ops (tanh, exp, tanh, α, m̂/d, g/d)
 
 
 def build_meta(kind: str, fields: dict):
@@ -65,6 +94,32 @@ def groups_of(base: nn.Module) -> list[dict]:
     return out, entries, len(model.adapters)
 
 
+class SavedBytes:
+    """Bytes autograd keeps for the backward inside the context: every saved storage once, parameters excluded
+    (the frozen weights are counted apart, and a hypernetwork's weights are a few KB)."""
+
+    def __init__(self, exclude: nn.Module | None = None) -> None:
+        self.skip = {p.untyped_storage().data_ptr() for p in exclude.parameters()} if exclude is not None else set()
+        self.seen: set[int] = set()
+        self.bytes = 0
+
+    def pack(self, t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        key = storage.data_ptr()
+        if key not in self.skip and key not in self.seen:
+            self.seen.add(key)
+            self.bytes += storage.nbytes()
+        return t
+
+    def __enter__(self) -> SavedBytes:
+        self.hooks = torch.autograd.graph.saved_tensors_hooks(self.pack, lambda t: t)
+        self.hooks.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.hooks.__exit__(*exc)
+
+
 def saved_bytes_and_time(net: nn.Module, tokens: torch.Tensor, checkpointing: bool, repeats: int) -> tuple[int, float]:
     """Bytes the autograd graph keeps between forward and backward, and the median forward + backward seconds."""
     from torch.utils.checkpoint import checkpoint
@@ -72,14 +127,7 @@ def saved_bytes_and_time(net: nn.Module, tokens: torch.Tensor, checkpointing: bo
     def forward():
         return checkpoint(net, tokens, use_reentrant=False) if checkpointing else net(tokens)
 
-    saved = 0
-
-    def pack(t):
-        nonlocal saved
-        saved += t.numel() * t.element_size()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with SavedBytes(net) as saved:
         out = forward()
     weight = torch.randn_like(out)
     (out * weight).sum().backward()
@@ -89,43 +137,57 @@ def saved_bytes_and_time(net: nn.Module, tokens: torch.Tensor, checkpointing: bo
         t0 = time.perf_counter()
         (forward() * weight).sum().backward()
         times.append(time.perf_counter() - t0)
-    return saved, statistics.median(times)
+    return saved.bytes, statistics.median(times) if times else 0.0
 
 
-def hypernet_cost(groups: list[dict], variant: dict, repeats: int) -> dict:
-    """Measured per-matrix cost of every distinct sequence length, times the number of matrices."""
+def build_nets(block) -> dict[str, nn.Module]:
     torch.manual_seed(0)
-    per_len: dict[tuple[str, int], tuple[int, float]] = {}
     nets = {}
     for kind in ("P", "Q", "lam"):
         d_in, d_out = (FEATURES, OUTPUTS) if kind == "lam" else (R * FEATURES, R * OUTPUTS)
-        nets[kind] = build_hypernet("attention", d_in, d_out, hidden=32, heads=2, layers=1, ffn=128, dropout=0.0,
-                                    position_encoding=True,
-                                    attention_block=None if kind == "lam" else variant.get("attention_block"))
+        nets[kind] = build_hypernet("attention", d_in, d_out, hidden=HIDDEN, heads=HEADS, layers=1, ffn=FFN,
+                                    dropout=0.0, position_encoding=True,
+                                    attention_block=None if kind == "lam" else block)  # H_Λ: always full
         nn.init.normal_(nets[kind].out_proj.weight, std=0.02)
-    total_s, total_bytes, rows = 0.0, 0, []
+    return nets
+
+
+def hypernet_cost(groups: list[dict], block, checkpointing: bool, repeats: int) -> dict:
+    """Measured per-matrix cost of every distinct sequence length, times the number of matrices. With
+    checkpointing, also the transient of the backward: the activations of the largest recomputed chunk."""
+    per_len: dict[tuple[str, int], tuple[int, float]] = {}
+    nets = build_nets(block)
+    total_s, total_bytes, chunk_bytes, rows = 0.0, 0, 0, []
     for g in groups:
         key = (g["kind"] if g["kind"] == "lam" else "PQ", g["tokens_per_matrix"])
         net = nets[g["kind"]]
         if key not in per_len:
             tokens = torch.randn(1, g["tokens_per_matrix"], net.in_proj.in_features)
-            per_len[key] = saved_bytes_and_time(net, tokens, variant.get("checkpointing", False), repeats)
-        b, s = per_len[key]
+            per_len[key] = saved_bytes_and_time(net, tokens, checkpointing, repeats)
+            if checkpointing:  # one matrix's activations, as the recompute holds them
+                per_len[key] += (saved_bytes_and_time(net, tokens, False, 0)[0],)
+        b, s = per_len[key][:2]
         total_s += s * g["matrices"]
         total_bytes += b * g["matrices"]
-        rows.append({**g, "seconds_per_matrix": s, "saved_bytes_per_matrix": b})
-    return {"seconds": total_s, "saved_bytes": total_bytes, "groups": rows}
+        if checkpointing:
+            per_chunk = min(g["matrices"], max(1, CHECKPOINT_TOKENS // g["tokens_per_matrix"]))  # run_hypernet's chunks
+            chunk_bytes = max(chunk_bytes, per_len[key][2] * per_chunk)
+        rows.append({**g, "attention_span": None if g["kind"] == "lam" else attention_span(block, g["tokens_per_matrix"]),
+                     "seconds_per_matrix": s, "saved_bytes_per_matrix": b})
+    params = sum(p.numel() for n in nets.values() for p in n.parameters())
+    return {"seconds": total_s, "saved_bytes": total_bytes, "recompute_chunk_bytes": chunk_bytes,
+            "hypernet_params": params, "groups": rows}
 
 
-def hypernet_flops(groups: list[dict], block: int | None) -> float:
+def hypernet_flops(groups: list[dict], block) -> float:
     """Forward + backward FLOPs of the default hypernetworks (3× the forward's multiply-adds × 2)."""
-    h, ffn = 32, 128
+    h, ffn = HIDDEN, FFN
     total = 0.0
     for g in groups:
         T, n = g["tokens_per_matrix"], g["matrices"]
         d_in, d_out = (FEATURES, OUTPUTS) if g["kind"] == "lam" else (R * FEATURES, R * OUTPUTS)
         per_token = d_in * h + 3 * h * h + h * h + 2 * h * ffn + h * d_out  # projections and FFN
-        span = T if (block is None or g["kind"] == "lam" or T <= block) else block
+        span = (None if g["kind"] == "lam" else attention_span(block, T)) or T
         attn = 2 * T * span * h  # scores and weighted sum
         total += n * (T * per_token + attn)
     return 3 * 2 * total
@@ -153,6 +215,63 @@ def base_cpu_seconds(kind: str, config, seq: int, repeats: int) -> float:
         x.grad = None
     del layer
     return statistics.median(times[1:])
+
+
+class _LowRank(nn.Module):
+    """A frozen bf16 projection plus a rank-r fp32 adapter, the path both methods' adapters take: the input cast to
+    the adapter's dtype, times Qᵀ (saved for Q's gradient), the r-wide intermediate (saved), times Pᵀ."""
+
+    def __init__(self, base: nn.Linear, r: int) -> None:
+        super().__init__()
+        self.base = base
+        self.Q = nn.Parameter(torch.randn(r, base.in_features) * 0.02)
+        self.P = nn.Parameter(torch.randn(base.out_features, r) * 0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + ((x.to(self.Q.dtype) @ self.Q.T) @ self.P.T).to(x.dtype)
+
+
+def layer_saved_bytes(kind: str, config, seq: int) -> int:
+    """Activations one bf16 decoder layer with rank-R fp32 adapters on its projections keeps for the backward, at
+    batch 1 and `seq` (frozen weights and adapter parameters excluded)."""
+    from transformers.models.llama.modeling_llama import LlamaDecoderLayer, LlamaRotaryEmbedding
+    from transformers.models.qwen2.modeling_qwen2 import Qwen2DecoderLayer, Qwen2RotaryEmbedding
+
+    layer_cls, rope_cls = (LlamaDecoderLayer, LlamaRotaryEmbedding) if kind == "llama" else (Qwen2DecoderLayer, Qwen2RotaryEmbedding)
+    config._attn_implementation = "sdpa"
+    layer = layer_cls(config, 0).to(torch.bfloat16).requires_grad_(False)
+    for parent in (layer.self_attn, layer.mlp):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.Linear):
+                setattr(parent, name, _LowRank(child, R))
+    x = torch.randn(1, seq, config.hidden_size, dtype=torch.bfloat16, requires_grad=True)
+    pos = torch.arange(seq)[None]
+    emb = tuple(e.to(torch.bfloat16) for e in rope_cls(config)(x, pos))
+    with SavedBytes(layer) as saved:
+        layer(x, position_embeddings=emb, position_ids=pos)
+    return saved.bytes
+
+
+def head_saved_bytes(config, seq: int) -> int:
+    """The LM head (bf16) and transformers' causal-LM loss (logits upcast to fp32, cross-entropy): saved bytes."""
+    head = nn.Linear(config.hidden_size, config.vocab_size, bias=False, dtype=torch.bfloat16).requires_grad_(False)
+    x = torch.randn(1, seq, config.hidden_size, dtype=torch.bfloat16, requires_grad=True)
+    labels = torch.randint(config.vocab_size, (seq,))
+    with SavedBytes(head) as saved:
+        nn.functional.cross_entropy(head(x)[0].float(), labels)
+    return saved.bytes
+
+
+def peak_memory(weights: int, per_token_acts: float, entries: int, tokens: int, h: dict | None) -> dict:
+    """Predicted peak bytes of one step (module docstring, 5): AdaLoRA's when `h` is None, else HyperAdaLoRA's."""
+    parts = {"frozen_weights_bf16": weights, "activations": per_token_acts * tokens}
+    if h is None:
+        parts["adapters_and_optimizer"] = entries * 4 * ADALORA_FLOATS_PER_ENTRY
+    else:
+        parts["adapters_and_optimizer"] = entries * 4 * OURS_STATE_FLOATS_PER_ENTRY + h["hypernet_params"] * 4 * 4
+        parts["generation_graph"] = entries * 4 * OURS_GRAPH_FLOATS_PER_ENTRY
+        parts["hypernet_saved"] = h["saved_bytes"] + h["recompute_chunk_bytes"]
+    return {**parts, "peak": sum(parts.values())}
 
 
 def head_cpu_seconds(config, seq: int, repeats: int) -> float:
@@ -187,45 +306,60 @@ def main() -> int:
     parser.add_argument("--md", default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    variants = {"default": {}, "hypernet_checkpointing": {"checkpointing": True},
-                "attention_block=256": {"attention_block": 256}}
     result = {"command": " ".join(["python", *sys.argv]), "date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
               "machine": platform.processor() or platform.machine(), "threads": args.threads, "seq": SEQ,
-              "rank": R, "models": {}}
+              "rank": R, "memory_assumptions": "frozen weights bf16; adapters, state, hypernetworks, optimizer fp32; "
+              "peak = weights + saved activations + adapter/optimizer state + hypernetworks' saved tensors "
+              "(module docstring, 5)", "models": {}}
     for name in args.models:
         kind, fields = MODELS[name]
         config, base = build_meta(kind, fields)
         groups, entries, n_modules = groups_of(base)
+        weights = sum(p.numel() for p in base.parameters()) * 2  # bf16
         del base
-        hyper = {v: hypernet_cost(groups, spec, args.repeats) for v, spec in variants.items()}
+        hyper = {v: hypernet_cost(groups, block, ckpt, args.repeats) for v, (block, ckpt) in VARIANTS.items()}
         layer_s = base_cpu_seconds(kind, config, args.base_seq, args.repeats)
         head_s = head_cpu_seconds(config, args.base_seq, args.repeats)
         base1_cpu = (layer_s * config.num_hidden_layers + head_s) * SEQ / args.base_seq  # batch 1, seq 512
+        layer_bytes = layer_saved_bytes(kind, config, args.base_seq)
+        head_bytes = head_saved_bytes(config, args.base_seq)
+        per_token_acts = (layer_bytes * config.num_hidden_layers + head_bytes) / args.base_seq
         adalora_bytes = entries * 4 * 4  # fp32 P, Λ, Q + gradient + Adam's two moments
-        ours_state_bytes = entries * 4 * 7  # S, last gradient, two moments, accumulator, generated value and its grad
+        ours_state_bytes = entries * 4 * OURS_STATE_FLOATS_PER_ENTRY
+        adalora_peak = {b: peak_memory(weights, per_token_acts, entries, b * SEQ, None) for b in MEMORY_BATCHES}
         entry = {
-            "adapted_modules": n_modules, "state_entries": entries, "groups": hyper["default"]["groups"],
+            "adapted_modules": n_modules, "state_entries": entries, "groups": hyper["auto (default)"]["groups"],
             "total_tokens": sum(g["matrices"] * g["tokens_per_matrix"] for g in groups),
             "adalora_adapter_and_adam_bytes": adalora_bytes, "hyperadalora_state_bytes": ours_state_bytes,
             "base_layer_cpu_seconds_at_seq": {"seq": args.base_seq, "layer": layer_s, "head": head_s},
             "base_step_cpu_seconds_batch1_seq512": base1_cpu,
+            "frozen_weights_bf16_bytes": weights,
+            "saved_activation_bytes_at_seq": {"seq": args.base_seq, "layer": layer_bytes, "head_and_loss": head_bytes},
+            "adalora_peak_bytes": adalora_peak,
             "variants": {},
         }
         for v, h in hyper.items():
-            flops = hypernet_flops(groups, variants[v].get("attention_block"))
+            flops = hypernet_flops(groups, VARIANTS[v][0]) * (4 / 3 if VARIANTS[v][1] else 1)  # + the recompute
             cpu = {b: (base1_cpu * b + h["seconds"]) / (base1_cpu * b) for b in BATCHES}
             gpu = {b: (base_flops(config, b * SEQ) + flops) / base_flops(config, b * SEQ) for b in BATCHES}
+            peak = {b: peak_memory(weights, per_token_acts, entries, b * SEQ, h) for b in MEMORY_BATCHES}
             entry["variants"][v] = {
+                "attention_block": VARIANTS[v][0], "hypernet_checkpointing": VARIANTS[v][1],
                 "hypernet_cpu_seconds": h["seconds"], "hypernet_saved_bytes": h["saved_bytes"],
+                "recompute_chunk_bytes": h["recompute_chunk_bytes"],
                 "hypernet_flops": flops, "predicted_ratio_cpu": cpu, "predicted_ratio_gpu_flops": gpu,
                 "memory_vs_adalora_adapter_and_adam": (h["saved_bytes"] + ours_state_bytes) / adalora_bytes,
+                "peak_bytes": peak,
+                "peak_ratio_vs_adalora": {b: peak[b]["peak"] / adalora_peak[b]["peak"] for b in MEMORY_BATCHES},
             }
         result["models"][name] = entry
-        print(f"{name}: {n_modules} modules, {entries:,} state entries, {entry['total_tokens']:,} tokens", flush=True)
+        print(f"{name}: {n_modules} modules, {entries:,} state entries, {entry['total_tokens']:,} tokens; AdaLoRA peak "
+              + ", ".join(f"b={b} {adalora_peak[b]['peak'] / 2**30:.2f} GiB" for b in MEMORY_BATCHES), flush=True)
         for v, e in entry["variants"].items():
-            print(f"  {v:>24}: hypernets {e['hypernet_cpu_seconds']:.1f} s CPU, {e['hypernet_saved_bytes'] / 2**30:.2f} GiB "
-                  f"saved; ratio b=1 CPU {e['predicted_ratio_cpu'][1]:.2f} / GPU-FLOPs {e['predicted_ratio_gpu_flops'][1]:.3f}; "
-                  f"b=32 CPU {e['predicted_ratio_cpu'][32]:.3f} / GPU-FLOPs {e['predicted_ratio_gpu_flops'][32]:.4f}", flush=True)
+            print(f"  {v:>40}: hypernets {e['hypernet_cpu_seconds']:.1f} s CPU, {e['hypernet_saved_bytes'] / 2**30:.2f} GiB "
+                  f"saved; ratio b=1 CPU {e['predicted_ratio_cpu'][1]:.3f} / GPU-FLOPs {e['predicted_ratio_gpu_flops'][1]:.3f}; "
+                  f"b=8 CPU {e['predicted_ratio_cpu'][8]:.3f} / GPU-FLOPs {e['predicted_ratio_gpu_flops'][8]:.4f}; peak / AdaLoRA "
+                  + ", ".join(f"b={b} {e['peak_ratio_vs_adalora'][b]:.3f}" for b in MEMORY_BATCHES), flush=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     if args.md:
         Path(args.md).write_text(render(result))
@@ -233,22 +367,43 @@ def main() -> int:
 
 
 def render(result: dict) -> str:
+    gib = 2**30
     lines = ["# Cost model at the paper's 8B shapes\n", f"`{result['command']}` ({result['date']}, {result['machine']}, "
              f"{result['threads']} thread). Measured per matrix on this CPU and summed; base step from one measured "
-             "decoder layer scaled to 32/28 layers and sequence 512; GPU column from FLOP counts (an estimate).\n"]
+             "decoder layer scaled to 32/28 layers and sequence 512; GPU column from FLOP counts (an estimate). "
+             f"Memory: {result['memory_assumptions']}.\n"]
     for name, m in result["models"].items():
+        spans = sorted({(g["name"], g["tokens_per_matrix"], g["attention_span"]) for g in m["groups"]}, key=lambda x: x[1])
+        auto = ", ".join(f"{n} ({t:,}: {'full' if s is None else f'blocks of {s}'})" for n, t, s in spans)
         lines += [f"## {name}\n", f"{m['adapted_modules']} adapted matrices, {m['state_entries']:,} state entries, "
                   f"{m['total_tokens']:,} hypernetwork tokens per step. AdaLoRA's adapters + Adam: "
                   f"{m['adalora_adapter_and_adam_bytes'] / 2**20:.0f} MiB; HyperAdaLoRA's state: "
                   f"{m['hyperadalora_state_bytes'] / 2**20:.0f} MiB. Base step (batch 1, seq 512) on this CPU: "
-                  f"{m['base_step_cpu_seconds_batch1_seq512']:.0f} s.\n",
+                  f"{m['base_step_cpu_seconds_batch1_seq512']:.0f} s. Groups under `attention_block=\"auto\"` "
+                  f"(length: attention): {auto}.\n",
                   "| variant | hypernets fwd+bwd (CPU s) | saved activations (GiB) | memory / AdaLoRA's adapter+Adam | "
                   + " | ".join(f"ratio b={b} CPU / GPU" for b in (1, 8, 32)) + " |",
                   "|---|---|---|---|" + "---|" * 3]
         for v, e in m["variants"].items():
             cells = " | ".join(f"{e['predicted_ratio_cpu'][b]:.3f} / {e['predicted_ratio_gpu_flops'][b]:.4f}" for b in (1, 8, 32))
-            lines.append(f"| {v} | {e['hypernet_cpu_seconds']:.1f} | {e['hypernet_saved_bytes'] / 2**30:.2f} | "
+            lines.append(f"| {v} | {e['hypernet_cpu_seconds']:.1f} | {e['hypernet_saved_bytes'] / gib:.2f} | "
                          f"{e['memory_vs_adalora_adapter_and_adam']:.1f} | {cells} |")
+        w = m["frozen_weights_bf16_bytes"] / gib
+        lines += ["", f"Predicted peak memory of a step, sequence 512 (GiB; frozen weights {w:.2f} GiB in bf16):\n",
+                  "| method | " + " | ".join(f"b={b}: activations | adapters + optimizer (+ rule graph) | hypernets' "
+                                             f"saved | peak | / AdaLoRA" for b in MEMORY_BATCHES) + " |",
+                  "|---|" + "---|---|---|---|---|" * len(MEMORY_BATCHES)]
+        rows = [("AdaLoRA", m["adalora_peak_bytes"], None)] + [
+            (f"HyperAdaLoRA, {v}", e["peak_bytes"], e["peak_ratio_vs_adalora"]) for v, e in m["variants"].items()]
+        for label, peaks, ratio in rows:
+            cells = []
+            for b in MEMORY_BATCHES:
+                p = peaks[b]
+                state = p["adapters_and_optimizer"] + p.get("generation_graph", 0)
+                r = "1" if ratio is None else f"{ratio[b]:.3f}"
+                cells.append(f"{p['activations'] / gib:.2f} | {state / gib:.3f} | {p.get('hypernet_saved', 0) / gib:.2f} | "
+                             f"{p['peak'] / gib:.2f} | {r}")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"
 

@@ -12,8 +12,11 @@ def main(run: str, comparison: str) -> int:
     metric, value = next(iter(summary["final_metrics"].items()))
     reference = json.loads(Path(comparison).read_text())
     print(f"\n{summary['method']} on {summary['task']}: dev {metric} {value:.4f} (this run, seed {summary['seed']})")
-    print(f"the same settings in {comparison} ({len(reference['plan']['seeds'])} seeds, dev {metric} mean ± std):")
-    for name, v in reference["variants"].items():
+    schedule = reference["plan"]["common"].get("lr_scheduler", "linear")
+    print(f"the same settings in {comparison} ({len(reference['plan']['seeds'])} seeds, {schedule} schedule, each "
+          f"method at its swept rate; dev {metric} mean ± std, lowest final training loss first):")
+    ranked = sorted(reference["variants"].items(), key=lambda kv: kv[1]["final_smoothed_loss"]["mean"])
+    for name, v in ranked:
         m = v["final_metrics"][metric]
         label = {"head": "head only (the floor: no adapters)"}.get(name, name)
         print(f"  {label:>36}: {m['mean']:.4f} ± {m['std']:.4f}   final smoothed training loss "

@@ -165,3 +165,12 @@ def test_unknown_subcommand_suggests_the_closest(capsys):
     assert run_main(["trian"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "did you mean 'train'?" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("text, value", [("auto", "auto"), ("full", "full"), ("none", None), ("128", 128)])
+def test_attention_block_flag_takes_auto_full_none_or_an_integer(text, value):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    cli.add_train_arguments(parser)
+    assert parser.parse_args(["--attention-block", text]).attention_block == value

@@ -18,6 +18,10 @@ from hyperadalora import HyperAdaLoraConfig
     (dict(hypernet_hidden=30, hypernet_heads=4), r"hypernet_heads: must divide hypernet_hidden"),
     (dict(target_modules=[]), r"target_modules: is an empty list"),
     (dict(deltaT=0), r"deltaT: must be a positive integer"),
+    (dict(attention_block="blocks"), r"attention_block: must be 'auto', 'full', None or a positive integer"),
+    (dict(attention_block=0), r"attention_block: must be 'auto', 'full', None or a positive integer"),
+    (dict(attention_block=True), r"attention_block: must be 'auto', 'full', None or a positive integer"),
+    (dict(attention_block=1.5), r"attention_block: must be 'auto', 'full', None or a positive integer"),
 ])
 def test_bad_values_are_refused(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern) as info:
@@ -37,6 +41,18 @@ def test_round_trip_and_literal_preset(tmp_path):
     assert HyperAdaLoraConfig.load(tmp_path) == cfg
     lit = HyperAdaLoraConfig.paper_literal()
     assert (lit.generation, lit.normalize_tokens, lit.position_encoding, lit.init_r) == ("literal", False, False, 3)
+
+
+@pytest.mark.parametrize("given, kept", [("auto", "auto"), ("full", None), (None, None), (128, 128)])
+def test_attention_block_values_parse_and_round_trip(tmp_path, given, kept):
+    cfg = HyperAdaLoraConfig.from_dict({"attention_block": given})
+    assert cfg.attention_block == kept  # "full" is saved as null, the spelling every version wrote
+    cfg.save(tmp_path)
+    assert HyperAdaLoraConfig.load(tmp_path).attention_block == kept
+
+
+def test_the_default_attention_block_is_auto():
+    assert HyperAdaLoraConfig().attention_block == "auto"
 
 
 def test_every_field_has_help():

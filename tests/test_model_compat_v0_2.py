@@ -67,3 +67,19 @@ def test_a_0_2_adapter_saved_again_keeps_its_keys(tmp_path):
     assert sorted(ours) == sorted(theirs)
     for k, v in theirs.items():
         assert ours[k].dtype == v.dtype and torch.equal(ours[k], v), k  # a round trip on one machine is exact
+
+
+def test_a_saved_attention_block_null_keeps_meaning_full_attention():
+    """0.2 saved attention_block: null (its default, full attention); the default is now "auto", which must not
+    reinterpret it: every group keeps attention over all of its rows, however long."""
+    import json
+
+    from hyperadalora.hypernet import attention_span
+
+    assert json.loads((FIXTURE / "adapter" / "hyperadalora_config.json").read_text())["attention_block"] is None
+    model = from_adapter()
+    assert model.adapter_config.attention_block is None and model.rule.config.attention_block is None
+    assert set(model.rule.attention_spans().values()) == {None}
+    blocks = [m for m in model.rule.hypernets.modules() if hasattr(m, "block")]
+    assert blocks and all(m.block is None for m in blocks)
+    assert attention_span(model.adapter_config.attention_block, 14336) is None

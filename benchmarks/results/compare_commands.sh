@@ -23,3 +23,22 @@ hyperadalora compare --experiment nlu-convergence --task sst2 --paper-settings -
 hyperadalora compare --experiment nlu-convergence --task sst2 --paper-settings --methods adalora,hyperadalora --seeds 1 --steps 300 --set max_gain=1000 --threads 1 --reuse-from $R/compare_nlu-convergence_sst2_paper --out $R/compare_nlu-convergence_sst2_paper_max_gain1000
 # supplementary: HyperAdaLoRA at AdaLoRA's swept rate (both start from the same Adam step)
 hyperadalora compare --experiment nlu-convergence --task sst2 --methods adalora,hyperadalora --lr hyperadalora=1e-2 --threads 1 --reuse-from $MAIN --out $R/compare_nlu-convergence_sst2_same_rate
+
+# ---- issue #16: the comparison users would make (linear decay after warm-up, every method's rate swept) ----
+# (5) AdaLoRA, HyperAdaLoRA and LoRA, each swept (grids of the task; extended after NLG's first pick sat on 3e-2)
+hyperadalora compare --experiment nlu-convergence --task sst2 --set lr_scheduler=linear --lr-sweep --sweep-methods adalora,hyperadalora,lora --sweep-grid 3e-4,1e-3,3e-3,1e-2,3e-2,1e-1 --sweep-steps 80 --threads 1 --out $R/compare_linear_sst2
+hyperadalora compare --experiment nlg --set lr_scheduler=linear --lr-sweep --sweep-methods adalora,hyperadalora,lora --sweep-grid 1e-3,3e-3,1e-2,3e-2,1e-1 --sweep-steps 80 --threads 1 --out $R/compare_linear_nlg
+# (6) rate robustness: each method from 10x and 100x below and 3x above its swept best (targets: AdaLoRA's final in (5))
+hyperadalora compare --experiment nlu-convergence --task sst2 --set lr_scheduler=linear --methods adalora,hyperadalora,lora --lr adalora=1e-3 --lr hyperadalora=3e-3 --lr lora=3e-4 --target-loss 0.3620 --threads 1 --out $R/compare_linear_sst2_lr_div10
+hyperadalora compare --experiment nlu-convergence --task sst2 --set lr_scheduler=linear --methods adalora,hyperadalora,lora --lr adalora=1e-4 --lr hyperadalora=3e-4 --lr lora=3e-5 --target-loss 0.3620 --threads 1 --out $R/compare_linear_sst2_lr_div100
+hyperadalora compare --experiment nlu-convergence --task sst2 --set lr_scheduler=linear --methods adalora,hyperadalora,lora --lr adalora=3e-2 --lr hyperadalora=9e-2 --lr lora=9e-3 --target-loss 0.3620 --threads 1 --out $R/compare_linear_sst2_lr_x3
+hyperadalora compare --experiment nlg --set lr_scheduler=linear --methods adalora,hyperadalora,lora --lr adalora=3e-3 --lr hyperadalora=3e-3 --lr lora=1e-3 --target-loss 2.8027 --threads 1 --out $R/compare_linear_nlg_lr_div10
+hyperadalora compare --experiment nlg --set lr_scheduler=linear --methods adalora,hyperadalora,lora --lr adalora=3e-4 --lr hyperadalora=3e-4 --lr lora=1e-4 --target-loss 2.8027 --threads 1 --out $R/compare_linear_nlg_lr_div100
+hyperadalora compare --experiment nlg --set lr_scheduler=linear --methods adalora,hyperadalora,lora --lr adalora=9e-2 --lr hyperadalora=9e-2 --lr lora=3e-2 --target-loss 2.8027 --threads 1 --out $R/compare_linear_nlg_lr_x3
+# (7) every baseline, the per-matrix ablation, MRPC, the constant table and the rate-free defaults: two lanes
+bash benchmarks/compare_baselines.sh laneA & bash benchmarks/compare_baselines.sh laneB; wait
+(for x in merge constant default-knob mrpcB; do bash benchmarks/compare_baselines.sh $x; done) & bash benchmarks/compare_baselines.sh mrpcA; wait
+bash benchmarks/compare_baselines.sh mrpc-merge
+# (8) the bench time ratios (interleaved step-time benchmark on each task's shapes), then the reports rebuilt with them
+bash benchmarks/step_cpu_tasks.sh
+python benchmarks/results_tables.py > $R/tables.md

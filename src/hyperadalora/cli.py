@@ -40,11 +40,20 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ------------------------------------------------------------------------------------ train flags
-def _optional(kind: type) -> Callable[[str], object]:
-    def convert(text: str) -> object:
-        return None if text.lower() in ("none", "null") else kind(text)
+def _optional(kinds: tuple[type, ...]) -> Callable[[str], object]:
+    """'none'/'null' -> None, else the text as the first of `kinds` that takes it (int before str)."""
 
-    convert.__name__ = kind.__name__  # argparse names the type in its error message
+    def convert(text: str) -> object:
+        if text.lower() in ("none", "null"):
+            return None
+        for k in kinds[:-1]:
+            try:
+                return k(text)
+            except ValueError:
+                pass
+        return kinds[-1](text)
+
+    convert.__name__ = kinds[0].__name__  # argparse names the type in its error message
     return convert
 
 
@@ -59,7 +68,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         hint = hints[f.name]
         args = typing.get_args(hint)
         optional = type(None) in args
-        kind = next((a for a in args if a is not type(None)), hint) if args else hint
+        kinds = tuple(a for a in args if a is not type(None))
+        kind = kinds[0] if kinds else hint
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         help_text = f.metadata["help"]
         if f.metadata.get("choices"):
@@ -72,8 +82,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         elif typing.get_origin(kind) is list:
             parser.add_argument(flag, nargs="+", metavar="NAME", **common)
         else:
-            convert = _optional(kind) if optional else kind
-            parser.add_argument(flag, type=convert, metavar=kind.__name__.upper(), **common)
+            convert = _optional(kinds) if optional else kind
+            parser.add_argument(flag, type=convert, metavar="|".join(k.__name__.upper() for k in kinds), **common)
 
 
 def train_config_from_args(args: argparse.Namespace) -> object:

@@ -14,6 +14,7 @@ HYPERNET_KINDS = ("attention", "mlp", "cnn")
 GENERATIONS = ("gradient", "per_matrix", "increment", "literal")  # generation.RULES, by name
 IMPORTANCES = ("magnitude", "sensitivity")
 INIT_LAMBDAS = ("zero", "normal")
+ATTENTION_BLOCKS = ("auto", "full")  # the named values of attention_block, beside None (= "full") and integers
 
 CONFIG_NAME = "hyperadalora_config.json"
 VERSION_KEY = "hyperadalora_version"
@@ -52,11 +53,14 @@ class HyperAdaLoraConfig:
                                      "cost the same FLOPs but run 2-3× faster in SDPA on CPU (docs/method.md)."})
     hypernet_layers: int = field(default=1, metadata={"help": "Number of BERT / MLP / CNN blocks per hypernetwork."})
     hypernet_ffn: int = field(default=128, metadata={"help": "Feed-forward width inside each block."})
-    attention_block: int | None = field(
-        default=None,
-        metadata={"help": "None: every token attends to all tokens of its matrix (paper eq. 8). An integer b: "
-                          "tokens attend within consecutive blocks of b rows/columns (used when b divides the "
-                          "matrix dimension), O(d·b) instead of O(d²): a cheaper option, not the paper's."},
+    attention_block: int | str | None = field(
+        default="auto",
+        metadata={"help": "Which rows (H_P) / columns (H_Q) of its matrix a token attends to. 'auto' (default): all "
+                          "of them (paper eq. 8) where the matrix has at most 2,048, else blocks of about 128 "
+                          "consecutive ones (a divisor of the dimension): MiniLM's matrices keep eq. 8, the "
+                          "3,584-18,944-row matrices of 7-8B models cost O(d·b) instead of O(d²). 'full' or None: "
+                          "all of them at every size. An integer b: blocks of b wherever b divides the dimension "
+                          "(docs/method.md, Cost)."},
     )
     hypernet_dropout: float = field(default=0.0, metadata={"help": "Dropout inside the hypernetworks."})
     hypernet_checkpointing: bool = field(
@@ -131,6 +135,8 @@ class HyperAdaLoraConfig:
 
     def __post_init__(self) -> None:
         self.validate()
+        if self.attention_block == "full":
+            self.attention_block = None  # one spelling of full attention in a saved config: null, as every version wrote it
 
     def validate(self) -> None:
         """Raise a one-line ValueError naming the field and the fix for any impossible setting."""
@@ -153,8 +159,10 @@ class HyperAdaLoraConfig:
             bad("importance", f"unknown value {self.importance!r}; choose one of {', '.join(IMPORTANCES)}")
         if self.init_lambda not in INIT_LAMBDAS:
             bad("init_lambda", f"unknown value {self.init_lambda!r}; choose one of {', '.join(INIT_LAMBDAS)}")
-        if self.attention_block is not None and (not isinstance(self.attention_block, int) or self.attention_block < 1):
-            bad("attention_block", f"must be None or a positive integer, got {self.attention_block!r}")
+        block = self.attention_block
+        if not (block is None or block in ATTENTION_BLOCKS
+                or (isinstance(block, int) and not isinstance(block, bool) and block >= 1)):
+            bad("attention_block", f"must be 'auto', 'full', None or a positive integer, got {block!r}")
         if self.hypernet_hidden % self.hypernet_heads:
             bad("hypernet_heads", f"must divide hypernet_hidden ({self.hypernet_hidden} % {self.hypernet_heads} != 0)")
         if not (isinstance(self.orth_reg_weight, int | float) and self.orth_reg_weight >= 0):

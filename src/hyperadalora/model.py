@@ -67,7 +67,9 @@ def default_target_modules(model: nn.Module) -> list[str]:
     return list(DEFAULT_TARGET_MODULES[model_type])
 
 
-def _matches(name: str, targets: list[str] | str) -> bool:
+def matches_target(name: str, targets: list[str] | str) -> bool:
+    """Whether module `name` is one of `target_modules`: a full match of a regex string, or a list entry that is the
+    name itself or its last dotted parts (peft's rule). The one matcher of the package (model, training, bench)."""
     if isinstance(targets, str):
         return re.fullmatch(targets, name) is not None
     return any(name == t or name.endswith("." + t) for t in targets)
@@ -133,7 +135,7 @@ class HyperAdaLoraModel(nn.Module):
                 for m in matched:
                     m.requires_grad_(True)
         found = [(n, m) for n, m in model.named_modules()
-                 if isinstance(m, nn.Linear | Conv1D) and _matches(n, targets) and not _under(n, saved)]
+                 if isinstance(m, nn.Linear | Conv1D) and matches_target(n, targets) and not _under(n, saved)]
         if not found:
             candidates = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear | Conv1D)})
             raise ValueError(f"target_modules: no nn.Linear/Conv1D matched {targets!r}; candidates in this model: "

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
-from hyperadalora.bench.models import Rank, build_base, get_preset, parse_method, share_base
+from hyperadalora.bench.models import Rank, build_base, get_preset, parse_method, share_base, train_config
+from hyperadalora.bench.report import bench_key
 from hyperadalora.bench.step import _spawn_memory_worker, bench_step, main
 from hyperadalora.memory import peak_rss_mb
+from hyperadalora.train.config import TrainConfig
+from hyperadalora.train.methods import build_method
 
 METHODS = ["lora", "adalora", "hyperadalora"]
 
@@ -58,6 +63,24 @@ def test_bench_causal_preset_shares_base_weights():
     assert {"hyperadalora/adalora", "hyperadalora/lora", "hyperadalora:hypernet=mlp/adalora"} <= set(ratios)
 
 
+STORIES = Path(__file__).resolve().parents[3] / "shared" / "models" / "stories260k"
+
+
+@pytest.mark.skipif(not STORIES.is_dir(), reason="the shared stories260k model is not beside this checkout")
+def test_stories260k_preset_loads_the_real_weights_with_its_tied_embeddings():
+    """The NLG comparison's model as a bench preset: real weights (not random), tie kept in the shared twin."""
+    preset = get_preset("stories260k")
+    base = build_base(preset, torch.device("cpu"), model_path=str(STORIES))
+    state = load_file(STORIES / "model.safetensors")
+    name = "model.embed_tokens.weight"
+    assert torch.equal(base.state_dict()[name], state[name])
+    twin = share_base(base, preset, model_path=str(STORIES))
+    assert twin.lm_head.weight.data_ptr() == base.model.embed_tokens.weight.data_ptr()
+    result = bench_step(preset="stories260k", model_path=str(STORIES), methods=["lora", "hyperadalora"],
+                        batch_sizes=[1], seq_len=8, warmup=0, repeats=1, memory=False)
+    assert "hyperadalora/lora" in result["results"][0]["ratios"]
+
+
 @pytest.mark.slow
 def test_memory_worker_reports_its_own_positive_peak_rss():
     result = bench_step(preset="tiny", batch_sizes=[1], seq_len=16, warmup=0, repeats=1, memory=True,
@@ -78,16 +101,65 @@ def test_memory_worker_reports_its_own_positive_peak_rss():
 def test_method_options_parsed_and_checked():
     spec = parse_method("hyperadalora:hypernet_hidden=32,hypernet=cnn")
     assert spec.kind == "hyperadalora" and spec.overrides == {"hypernet_hidden": 32, "hypernet": "cnn"}
-    with pytest.raises(ValueError, match="--methods"):
+    assert parse_method("lora:optimizer=prodigy,prodigy_d_coef=0.3").overrides == {"optimizer": "prodigy",
+                                                                                    "prodigy_d_coef": 0.3}
+    with pytest.raises(ValueError, match="--methods: 'hidden=32' .* not key=value with a TrainConfig field"):
         parse_method("hyperadalora:hidden=32")
-    with pytest.raises(ValueError, match="only for hyperadalora"):
+    with pytest.raises(ValueError, match="--methods: 'r=4'"):
         parse_method("lora:r=4")
+    with pytest.raises(ValueError, match="--methods: hypernet .* hyperadalora only"):
+        parse_method("lora:hypernet=mlp")
+    with pytest.raises(ValueError, match="--methods: 'lora_init=pissa'"):  # it would rewrite the shared base weights
+        parse_method("lora:lora_init=pissa")
+    with pytest.raises(ValueError, match="--methods hyperadalora:optimizer=prodigy: optimizer: prodigy is available"):
+        train_config(parse_method("hyperadalora:optimizer=prodigy"), get_preset("tiny"), Rank(), None)
     assert Rank().init_r == 3 and Rank().target_r == 2
+
+
+@pytest.mark.parametrize("variant", [
+    {"method": "lora"}, {"method": "loraplus", "loraplus_lr_ratio": 2}, {"method": "lora", "lora_init": "pissa"},
+    {"method": "lora", "optimizer": "prodigy"}, {"method": "adalora", "optimizer": "prodigy"},
+    {"method": "lora", "optimizer": "schedulefree", "lr_scheduler": "constant"},
+    {"method": "adalora", "optimizer": "schedulefree", "lr_scheduler": "constant"},
+    {"method": "hyperadalora", "generation": "per_matrix"}, {"method": "hyperadalora", "attention_block": 128},
+])
+def test_every_compare_variant_has_a_bench_spec(variant):
+    """`compare --bench` looks a variant up by report.bench_key: the bench must accept that key as a method."""
+    key = bench_key(variant)
+    spec = parse_method(key)
+    cfg = train_config(spec, get_preset("tiny"), Rank(), None)
+    assert spec.name == key and cfg.method == variant["method"]
+    assert all(getattr(cfg, k) == v for k, v in variant.items() if k in spec.overrides)
+
+
+def test_bench_runs_the_baselines_with_their_training_optimizers():
+    methods = ["loraplus", "lora:optimizer=prodigy", "hyperadalora:generation=per_matrix"]
+    result = bench_step(preset="tiny", methods=methods, batch_sizes=[1], seq_len=8, warmup=1, repeats=1,
+                        memory=False, threads=2)
+    assert result["methods"] == methods and result["complete"] is True
+    assert result["settings"]["optimizers"] == {"loraplus": "AdamW", "lora:optimizer=prodigy": "Prodigy",
+                                                "hyperadalora:generation=per_matrix": "AdamW"}
+    assert len(set(result["settings"]["adapted_modules"].values())) == 1
+    for m in methods:
+        assert result["results"][0]["methods"][m]["step_ms"]["median"] > 0
+    assert "hyperadalora:generation=per_matrix/lora" not in result["results"][0]["ratios"]  # no plain lora listed
+
+
+@pytest.mark.parametrize("method", ["lora", "adalora", "hyperadalora"])
+def test_bench_and_train_build_the_same_trainable_parameters(method, tmp_path):
+    result = bench_step(preset="tiny", methods=[method], batch_sizes=[1], seq_len=8, warmup=0, repeats=1,
+                        memory=False, threads=2)
+    settings = result["settings"]
+    cfg = TrainConfig(method=method, task="sst2", out=str(tmp_path), init_r=3, target_r=2, lora_alpha=8.0)
+    trained = build_method(build_base(get_preset("tiny"), torch.device("cpu")), cfg, causal=False, total_steps=100)
+    assert settings["trainable_params"][method] == trained.num_trainable()
+    assert settings["target_modules"] == trained.targets
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--preset", "nope"], "--preset: unknown preset 'nope'"),
     (["--preset", "tiny", "--methods", "dora"], "--methods: unknown method 'dora'"),
+    (["--preset", "tiny", "--methods", "lora:optimizer=adam"], "--methods lora:optimizer=adam: optimizer: unknown"),
     (["--preset", "tiny", "--batch-sizes", "0"], "--batch-sizes"),
 ])
 def test_bad_input_exits_2(argv, message, capsys):

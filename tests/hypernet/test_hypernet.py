@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hyperadalora.hypernet import build_hypernet
+from hyperadalora.hypernet import AUTO_BLOCK, AUTO_FULL_MAX, attention_span, build_hypernet
 
 
 def make(kind: str, pos: bool = False):
@@ -50,3 +50,45 @@ def test_block_attention_stays_within_blocks():
     x2[0, 0] += 1.0
     changed = (net(x2) - net(x)).abs().amax(-1)[0] > 1e-6  # (T,)
     assert changed[:4].all() and not changed[4:].any()
+
+
+@pytest.mark.parametrize("block, length, span", [
+    ("auto", 384, None), ("auto", 1536, None), ("auto", AUTO_FULL_MAX, None),  # MiniLM's matrices: eq. 8
+    ("auto", 4096, AUTO_BLOCK), ("auto", 14336, AUTO_BLOCK), ("auto", 18944, AUTO_BLOCK), ("auto", 3584, AUTO_BLOCK),
+    ("auto", 2 * 3 * 5 * 71, 142),  # 2,130 = 142·15: the divisor nearest AUTO_BLOCK in [AUTO_BLOCK/2, 2·AUTO_BLOCK]
+    ("auto", 2053, AUTO_BLOCK),  # a prime: blocks of AUTO_BLOCK, the last one takes the remainder
+    (None, 14336, None), ("full", 14336, None),
+    (128, 1536, 128), (128, 128, None), (100, 1536, None),  # an integer: blocks only where it divides the length
+])
+def test_attention_span(block, length, span):
+    assert attention_span(block, length) == span
+
+
+def attention_net(block):
+    torch.manual_seed(0)
+    net = build_hypernet("attention", 3, 3, 8, 2, 1, 16, 0.0, True, attention_block=block)
+    torch.nn.init.normal_(net.out_proj.weight)
+    return net
+
+
+def test_auto_is_full_attention_up_to_the_switch_and_blocks_above():
+    short = torch.randn(1, AUTO_FULL_MAX, 3)
+    assert torch.equal(attention_net("auto")(short), attention_net(None)(short))
+    long = torch.randn(1, 2 * AUTO_FULL_MAX, 3)
+    blocked = attention_net(AUTO_BLOCK)(long)
+    assert torch.equal(attention_net("auto")(long), blocked)
+    assert not torch.allclose(attention_net(None)(long), blocked)
+
+
+def test_auto_block_without_a_divisor_keeps_the_remainder_in_the_last_block():
+    net = attention_net("auto")
+    T = 2053  # prime: 15 blocks of 128, the last one 133 tokens
+    x = torch.randn(1, T, 3)
+    y = net(x)
+    for where, changed_span in ((0, slice(0, AUTO_BLOCK)), (T - 1, slice(T - 133, T))):
+        x2 = x.clone()
+        x2[0, where] += 1.0
+        changed = (net(x2) - y).abs().amax(-1)[0] > 1e-6  # (T,)
+        expected = torch.zeros(T, dtype=torch.bool)
+        expected[changed_span] = True
+        assert torch.equal(changed, expected)

@@ -103,3 +103,18 @@ def test_alpaca_config_is_seed_0_of_the_committed_nlg_comparison():
     fields = plan.train_fields(next(v for v in plan.variants if v.name == "hyperadalora"), 0, config.out)
     fields["lr"] = config.lr
     assert _canonical(config.to_dict()) == _canonical(fields)
+
+
+@pytest.mark.parametrize("value", ["auto", "full", None, 128])
+def test_attention_block_accepts_auto_full_none_and_integers(value):
+    assert TrainConfig(**BASE, attention_block=value).attention_block == value
+
+
+@pytest.mark.parametrize("value, message", [
+    ("atuo", r"^attention_block: unknown value 'atuo' \(did you mean 'auto'\?\)"),
+    (0, r"^attention_block: must be a positive integer"),
+    (2.5, r"^attention_block: expected int or str or null"),
+])
+def test_attention_block_refuses_other_values(value, message):
+    with pytest.raises(UserInputError, match=message):
+        TrainConfig(**BASE, attention_block=value)

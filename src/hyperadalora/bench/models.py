@@ -1,26 +1,32 @@
-"""Model presets of the step benchmark and the three methods wrapped around them on one shared base model.
+"""Model presets of the step benchmark, and its methods built on them (one shared base model) as training builds them.
 
 A preset builds a transformers model: `minilm` loads the real checkpoint; `tiny` and `tiny-llama` are
 2-layer models for tests; `llama-3.1-8b` and `qwen2.5-7b` are built from hand-written copies of the real
 models' config.json with random weights (step time does not depend on the weights' values, so there is
 nothing to download). Every method gets its own module tree, but the frozen base weights are ONE set of
 tensors shared by all (built once, the other copies are built on the meta device and point at them): on a
-GPU three copies of an 8B model would not leave room for activations.
+GPU three copies of an 8B model would not leave room for activations. A method is a `--methods` spec turned into
+the TrainConfig a run would have and built by train/methods.py, optimizer included, so that a benchmarked step
+costs what a training step costs.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from ..errors import UserInputError
+from ..train.config import HYPER_ONLY_FIELDS, INSTRUCT_TASK, METHODS, TrainConfig
 
-METHOD_KINDS = ("lora", "adalora", "hyperadalora")
+if TYPE_CHECKING:
+    from ..train.methods import Method
 
 # config.json of meta-llama/Llama-3.1-8B (the fields that shape the computation).
 LLAMA_3_1_8B: dict[str, Any] = dict(
@@ -49,7 +55,7 @@ class Preset:
     dtype: torch.dtype
     description: str
     config: Callable[[str | None], Any]  # model_path -> transformers config
-    pretrained: bool = False  # load real weights from model_path (else random weights)
+    path: Callable[[str | None], str] | None = None  # model_path -> directory of real weights (None: random weights)
 
 
 def _minilm_path(model_path: str | None) -> str:
@@ -59,6 +65,15 @@ def _minilm_path(model_path: str | None) -> str:
     from ..train.sources import minilm_path
 
     return minilm_path()
+
+
+def _stories_path(model_path: str | None) -> str:
+    """--model-path, else the 'stories260k' alias as training resolves it ($HYPERADALORA_MODELS_DIR, ...)."""
+    if model_path:
+        return model_path
+    from ..train.sources import stories260k_path
+
+    return stories260k_path()
 
 
 def _tiny_bert(_: str | None) -> Any:
@@ -81,6 +96,12 @@ def _minilm(model_path: str | None) -> Any:
     return AutoConfig.from_pretrained(_minilm_path(model_path), num_labels=2)
 
 
+def _stories(model_path: str | None) -> Any:
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(_stories_path(model_path))
+
+
 def _llama(_: str | None) -> Any:
     from transformers import LlamaConfig
 
@@ -97,7 +118,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("tiny", "classification", torch.float32, "2-layer BERT, hidden 32, random weights (tests)", _tiny_bert),
     Preset("tiny-llama", "causal", torch.float32, "2-layer LLaMA, hidden 32, random weights (tests)", _tiny_llama),
     Preset("minilm", "classification", torch.float32, "all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384), real weights",
-           _minilm, pretrained=True),
+           _minilm, path=_minilm_path),
+    Preset("stories260k", "causal", torch.float32, "stories260k (LLaMA, 5 layers, hidden 64), real weights: the NLG "
+           "comparison's model", _stories, path=_stories_path),
     Preset("llama-3.1-8b", "causal", torch.bfloat16, "Llama-3.1-8B architecture, random bf16 weights", _llama),
     Preset("qwen2.5-7b", "causal", torch.bfloat16, "Qwen2.5-7B architecture, random bf16 weights", _qwen),
 ]}
@@ -118,10 +141,11 @@ def _auto_class(preset: Preset) -> Any:
 def build_base(preset: Preset, device: torch.device, model_path: str | None = None, seed: int = 0) -> nn.Module:
     """The preset's base model on `device` with its weights materialised (loaded or randomly initialised)."""
     cls = _auto_class(preset)
-    if preset.pretrained:
-        path = _minilm_path(model_path)
+    if preset.path is not None:
+        path = preset.path(model_path)
+        extra = {"num_labels": 2} if preset.task == "classification" else {}
         try:
-            model = cls.from_pretrained(path, num_labels=2, dtype=preset.dtype)
+            model = cls.from_pretrained(path, dtype=preset.dtype, **extra)
         except OSError as e:
             raise UserInputError(f"--model-path: cannot load {path!r} ({str(e).splitlines()[0]}); pass a local "
                                  "checkpoint directory") from None
@@ -156,33 +180,42 @@ def share_base(base: nn.Module, preset: Preset, model_path: str | None = None) -
     return twin
 
 
-@dataclass
+# Methods the bench runs: every adapter method of training ('head' adapts no layer: no step to compare).
+METHOD_KINDS = tuple(m for m in METHODS if m != "head")
+# TrainConfig fields a spec cannot set: the method is named before ':', task and out belong to a run, and a start
+# (lora_init) changes initial values only, so its step is its method's, but PiSSA / LoRA-GA rewrite the base
+# weights, which every method of the bench shares.
+NOT_OPTIONS = frozenset({"method", "task", "out", "lora_init"})
+LR = 1e-4  # the methods' rate (TrainConfig.lr); a step's cost does not depend on it
+
+
+@dataclass(frozen=True)
 class MethodSpec:
-    """A method to benchmark: 'lora', 'adalora', 'hyperadalora', or 'hyperadalora:key=value,...' (an option)."""
+    """A method to benchmark: a training method ('lora', 'loraplus', 'adalora', 'hyperadalora') with TrainConfig
+    options, 'method:key=value,...'; `name` is the spec as given (the key of the result JSON)."""
 
     name: str
-    kind: str
+    kind: str  # TrainConfig.method
     overrides: dict[str, Any]
 
 
 def parse_method(spec: str) -> MethodSpec:
     """'hyperadalora:hypernet_hidden=32,hypernet=mlp' -> MethodSpec; values parsed as int/float/bool/str."""
-    from ..config import HyperAdaLoraConfig
-
     kind, _, rest = spec.partition(":")
     if kind not in METHOD_KINDS:
         raise UserInputError(f"--methods: unknown method {kind!r} in {spec!r}; choose from {', '.join(METHOD_KINDS)}")
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - NOT_OPTIONS
     overrides: dict[str, Any] = {}
-    if rest:
-        if kind != "hyperadalora":
-            raise UserInputError(f"--methods: options (':key=value') are only for hyperadalora, got {spec!r}")
-        fields = set(HyperAdaLoraConfig.__dataclass_fields__)
-        for item in rest.split(","):
-            key, eq, value = item.partition("=")
-            if not eq or key not in fields:
-                raise UserInputError(f"--methods: {item!r} in {spec!r} is not key=value with a HyperAdaLoraConfig field "
-                                     "as key (e.g. hyperadalora:hypernet_hidden=32)")
-            overrides[key] = _parse_value(value)
+    for item in rest.split(",") if rest else []:
+        key, eq, value = item.partition("=")
+        if not eq or key not in fields:
+            raise UserInputError(f"--methods: {item!r} in {spec!r} is not key=value with a TrainConfig field as key "
+                                 f"(e.g. lora:optimizer=prodigy, hyperadalora:generation=per_matrix; not "
+                                 f"{', '.join(sorted(NOT_OPTIONS))})")
+        if key in HYPER_ONLY_FIELDS and kind != "hyperadalora":
+            raise UserInputError(f"--methods: {key} in {spec!r} is an option of hyperadalora only; drop it or "
+                                 f"benchmark hyperadalora:{item}")
+        overrides[key] = _parse_value(value)
     return MethodSpec(spec, kind, overrides)
 
 
@@ -208,45 +241,34 @@ class Rank:
     total_step: int = 10**9  # so that every benchmarked step is in the pruning phase (the costliest)
 
 
-def wrap(base: nn.Module, spec: MethodSpec, preset: Preset, targets: list[str], rank: Rank) -> nn.Module:
-    """Put `spec`'s adapters on `base` (in place) and return the model to train."""
-    saved = ["classifier"] if preset.task == "classification" else None
-    if spec.kind == "hyperadalora":
-        from .. import HyperAdaLoraConfig, get_hyperadalora_model
+def train_config(spec: MethodSpec, preset: Preset, rank: Rank, targets: list[str] | None) -> TrainConfig:
+    """The TrainConfig a training run of `spec` would have: the shared rank settings, then the spec's options.
 
-        try:
-            cfg = HyperAdaLoraConfig(**{
-                "target_modules": targets, "init_r": rank.init_r, "target_r": rank.target_r,
-                "lora_alpha": rank.lora_alpha, "deltaT": rank.deltaT, "total_step": rank.total_step,
-                "modules_to_save": saved, **spec.overrides,
-            })
-        except (ValueError, TypeError) as e:
-            raise UserInputError(f"--methods {spec.name}: {e}") from None
-        return get_hyperadalora_model(base, cfg)
-    from peft import AdaLoraConfig, LoraConfig, get_peft_model
-
-    if spec.kind == "lora":
-        cfg = LoraConfig(r=rank.init_r, lora_alpha=rank.lora_alpha, target_modules=targets, modules_to_save=saved)
-    else:
-        cfg = AdaLoraConfig(init_r=rank.init_r, target_r=rank.target_r, lora_alpha=rank.lora_alpha,
-                            target_modules=targets, modules_to_save=saved, tinit=0, tfinal=0,
-                            deltaT=rank.deltaT, total_step=rank.total_step)
-    return get_peft_model(base, cfg)
+    The bench trains no task and writes nothing: `task` (a two-label GLUE task for a classifier, else instruct)
+    and `out` only satisfy the run's validation. The rate is constant (no schedule is stepped), which
+    schedule-free AdamW requires."""
+    try:
+        return TrainConfig(
+            method=spec.kind, task=INSTRUCT_TASK if preset.task == "causal" else "sst2", out=os.devnull, lr=LR,
+            lr_scheduler="constant", init_r=rank.init_r, target_r=rank.target_r, lora_alpha=rank.lora_alpha,
+            deltaT=rank.deltaT, target_modules=targets, **spec.overrides)
+    except UserInputError as e:
+        raise UserInputError(f"--methods {spec.name}: {e}") from None
 
 
-def adapted_count(model: nn.Module, spec: MethodSpec) -> int:
+def build(base: nn.Module, cfg: TrainConfig, preset: Preset, rank: Rank) -> Method:
+    """`cfg`'s method on `base` (in place), built as training builds it (train/methods.py `build_method`)."""
+    from ..train.methods import build_method
+
+    return build_method(base, cfg, causal=preset.task == "causal", total_steps=rank.total_step)
+
+
+def adapted_count(method: Method) -> int:
     """Number of adapted layers, to check that every method adapts the same modules."""
-    if spec.kind == "hyperadalora":
-        return len(model.adapted_names)
     from peft.tuners.lora import LoraLayer
 
-    return sum(isinstance(m, LoraLayer) for m in model.modules())
+    from ..train.methods import HyperAdaLoraMethod
 
-
-def update_fn(model: nn.Module, spec: MethodSpec) -> Callable[[int], None] | None:
-    """The per-step hook after optimizer.step(): update_and_allocate for AdaLoRA and HyperAdaLoRA."""
-    if spec.kind == "hyperadalora":
-        return model.update_and_allocate
-    if spec.kind == "adalora":
-        return model.base_model.update_and_allocate
-    return None
+    if isinstance(method, HyperAdaLoraMethod):
+        return len(method.model.adapted_names)
+    return sum(isinstance(m, LoraLayer) for m in method.model.modules())

