@@ -5,7 +5,7 @@
 # folder (identical runs are copied, never retrained). In the order they ran:
 #   bash benchmarks/compare_baselines.sh laneA & bash benchmarks/compare_baselines.sh laneB; wait
 #   (for x in merge constant default-knob mrpcB; do bash benchmarks/compare_baselines.sh $x; done) &
-#   bash benchmarks/compare_baselines.sh mrpcA; wait
+#   (bash benchmarks/compare_baselines.sh mrpcA; bash benchmarks/compare_baselines.sh mrpcC); wait
 #   bash benchmarks/compare_baselines.sh mrpc-merge
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,8 +50,11 @@ case "${1:-}" in
   mrpcB)
     hyperadalora compare "${MRPC[@]}" "${MRPC_GRID[@]}" --methods lora,loraplus --target-loss 0.5 --out $R/baselines_mrpc_laneB
     ;;
+  mrpcC)
+    hyperadalora compare "${MRPC[@]}" --methods head --target-loss 0.5 --out $R/baselines_mrpc_laneC
+    ;;
   mrpc-merge)
-    hyperadalora compare "${MRPC[@]}" "${MRPC_GRID[@]}" --methods adalora,hyperadalora,per_matrix,lora,loraplus,head --reuse-from $R/baselines_mrpc_laneA --reuse-from $R/baselines_mrpc_laneB $(bench_of mrpc) --out $R/compare_baselines_mrpc
+    hyperadalora compare "${MRPC[@]}" "${MRPC_GRID[@]}" --methods adalora,hyperadalora,per_matrix,lora,loraplus,head --reuse-from $R/baselines_mrpc_laneA --reuse-from $R/baselines_mrpc_laneB --reuse-from $R/baselines_mrpc_laneC $(bench_of mrpc) --out $R/compare_baselines_mrpc
     ;;
   constant)
     # the second table: AdaLoRA, HyperAdaLoRA and LoRA with the rate held after warm-up, every rate swept
@@ -63,5 +66,5 @@ case "${1:-}" in
     hyperadalora compare "${SST2[@]}" --methods lora_prodigy,adalora_prodigy,lora_schedulefree,adalora_schedulefree --set prodigy_d_coef=1.0 --lr lora_schedulefree=2.5e-3 --lr adalora_schedulefree=2.5e-3 --target-loss $SST2_TARGET --reuse-from $R/compare_baselines_sst2 --out $R/compare_default_knob_sst2
     hyperadalora compare "${NLG[@]}" --methods lora_prodigy,adalora_prodigy,lora_schedulefree,adalora_schedulefree --set prodigy_d_coef=1.0 --lr lora_schedulefree=2.5e-3 --lr adalora_schedulefree=2.5e-3 --target-loss $NLG_TARGET --reuse-from $R/compare_baselines_nlg --out $R/compare_default_knob_nlg
     ;;
-  *) echo "usage: $0 laneA|laneB|merge|mrpcA|mrpcB|mrpc-merge|constant|default-knob" >&2; exit 2 ;;
+  *) echo "usage: $0 laneA|laneB|merge|mrpcA|mrpcB|mrpcC|mrpc-merge|constant|default-knob" >&2; exit 2 ;;
 esac

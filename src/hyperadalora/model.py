@@ -11,6 +11,11 @@ save / load, export to a peft LoRA adapter, merge.
     forward (eval, no_grad)  adapters read S: no hypernetwork runs, inference costs what AdaLoRA's does
     update_and_allocate(t)   rule.commit() writes the new S, then the rank schedule masks the smallest |λ|
                              (or sensitivities)
+
+Why ~700 lines in one module: it is peft's tuner `model.py`. The class owns S, the mask and the rule, and each
+method here reads or writes them (injection, forward, rank schedule, save/load, export, merge); the header checks
+at the end serve `from_pretrained` alone, before anything is allocated. The rules' math lives in generation/, the
+layers' in layer.py.
 """
 
 from __future__ import annotations

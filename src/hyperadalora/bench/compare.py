@@ -8,6 +8,7 @@ The folder (`--out`, default runs/compare_<experiment>_<task>) holds `plan.json`
 (each run's config.json, log.jsonl, summary.json as written by `hyperadalora.train.train`), `summary.json`,
 `report.md` and PNG plots. Finished runs (those with a summary.json) are reused, so an interrupted comparison
 resumes with the same command; a folder holding a different plan is refused rather than overwritten.
+Why ~440 lines: planning, the sweep and run reuse are one flow; reading runs and reporting are in report.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Read the run folders of a comparison, compute time-to-target figures, write `summary.json` and `report.md`.
 
+Why ~470 lines in one module: the definitions below are computed and stated in the report by the same code.
+
 Definitions used everywhere (stated again in every report):
 
 - **smoothed loss**: trailing moving average of the per-step task loss over the last `window` optimizer steps

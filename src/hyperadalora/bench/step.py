@@ -10,6 +10,9 @@ and the inter-quartile range per method, and the ratios HyperAdaLoRA/AdaLoRA and
 median [IQR] of the per-round ratios (and the ratio of the medians). On a loaded CPU use --threads 1:
 OpenMP threads that outnumber the free cores stall at barriers.
 
+Why ~540 lines in one module: the measurement (interleaved rounds, the memory worker processes, the profile)
+and its report share one result dict; the models and methods it measures live in bench/models.py.
+
 Memory: on CUDA the peak allocated during a step (torch.cuda.max_memory_allocated), all three methods
 resident in the process (shared base weights, each method's adapters and optimizer state); on CPU the peak
 resident set (VmHWM) of a separate process per method and batch size, which builds only that model and

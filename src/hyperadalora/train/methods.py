@@ -7,6 +7,7 @@ save (`eval_weights`), and its state as tensors (+ JSON) for checkpoints.
 
 Baselines are built on the library that owns them: LoRA, AdaLoRA, LoRA+ (`create_loraplus_optimizer`) and the
 PiSSA / LoRA-GA starts from peft; Prodigy from prodigyopt; schedule-free AdamW from schedulefree.
+Why ~470 lines in one module: each method is one small class over one interface, read side by side.
 """
 
 from __future__ import annotations
