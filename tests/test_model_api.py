@@ -117,7 +117,9 @@ def test_disable_adapter_gives_the_base_model():
     assert torch.equal(again, adapted)  # and are back after the block
 
 
-def test_merge_then_unmerge_restores_the_base_weights():
+@pytest.mark.parametrize("merge, unmerge", [("merge", "unmerge"), ("merge_adapter", "unmerge_adapter")])
+def test_merge_then_unmerge_restores_the_base_weights(merge, unmerge):
+    """merge()/unmerge() and peft's names for them, merge_adapter()/unmerge_adapter(), do the same."""
     model = wrap()
     train(model)
     before = {n: p.clone() for n, p in model.base_model.named_parameters()}
@@ -125,13 +127,23 @@ def test_merge_then_unmerge_restores_the_base_weights():
     model.eval()
     with torch.no_grad():
         adapted = model(**batch).logits
-        model.merge(safe_merge=True)
+        getattr(model, merge)(safe_merge=True)
         assert all(a.merged for a in model.adapters)
+        query = "bert.encoder.layer.0.attention.self.query.base_layer.weight"
+        assert not torch.allclose(model.get_base_model().get_parameter(query), before[query])  # ΔW folded in
         assert torch.allclose(model(**batch).logits, adapted, atol=1e-5)  # merged weights, adapters skipped
-        model.unmerge()
+        getattr(model, unmerge)()
+        assert not any(a.merged for a in model.adapters)
         assert torch.allclose(model(**batch).logits, adapted, atol=1e-5)
     for n, p in model.base_model.named_parameters():
         assert torch.allclose(p, before[n], atol=1e-7), n
+
+
+def test_merge_adapter_takes_peft_adapter_names():
+    model = wrap()
+    model.merge_adapter(["default"])  # peft's name of the one adapter
+    with pytest.raises(ValueError, match=r"merge_adapter: adapter_names=\['other'\]; a HyperAdaLoraModel has one adapter"):
+        model.merge_adapter(["other"])
 
 
 def test_training_a_merged_model_is_refused():
@@ -196,28 +208,6 @@ def test_get_base_model_is_the_wrapped_model_with_its_adapters():
     model = wrap(base=base)
     assert model.get_base_model() is base
     assert model.get_base_model().bert.encoder.layer[0].attention.self.query is model.adapters[0]  # as peft's
-
-
-def test_merge_adapter_and_unmerge_adapter_are_merge_and_unmerge():
-    model = wrap()
-    train(model)
-    before = {n: p.clone() for n, p in model.base_model.named_parameters()}
-    batch = tiny_batch("bert")
-    model.eval()
-    with torch.no_grad():
-        adapted = model(**batch).logits
-        model.merge_adapter(safe_merge=True)
-        assert all(a.merged for a in model.adapters)
-        query = "bert.encoder.layer.0.attention.self.query.base_layer.weight"
-        assert not torch.allclose(model.get_base_model().get_parameter(query), before[query])  # ΔW folded in
-        assert torch.allclose(model(**batch).logits, adapted, atol=1e-5)
-        model.unmerge_adapter()
-        assert not any(a.merged for a in model.adapters)
-    for n, p in model.base_model.named_parameters():
-        assert torch.allclose(p, before[n], atol=1e-7), n
-    model.merge_adapter(["default"])  # peft's name of the one adapter
-    with pytest.raises(ValueError, match=r"merge_adapter: adapter_names=\['other'\]; a HyperAdaLoraModel has one adapter"):
-        model.merge_adapter(["other"])
 
 
 @pytest.mark.parametrize("arch", ["bert", "llama"])
