@@ -68,6 +68,8 @@ VARIANTS = {  # name -> (attention_block, hypernet_checkpointing)
     "full attention + hypernet_checkpointing": (None, True),
     "attention_block=256": (256, False),
 }
+# Measured at full size, every entry and token at once (the others per matrix only: full attention takes minutes)
+OWN_WORK_VARIANTS = ("auto (default)", "auto + hypernet_checkpointing")
 ADALORA_FLOATS_PER_ENTRY = 7  # P/Λ/Q, gradient, Adam m and v, RankAllocator ipt, exp_avg_ipt, exp_avg_unc
 OURS_STATE_FLOATS_PER_ENTRY = 7  # S, last gradient, m, v, accumulator, generated value, its gradient
 OURS_GRAPH_FLOATS_PER_ENTRY = 6  # saved by the gradient rule's elementwise ops (tanh, exp, tanh, α, m̂/d, g/d)
@@ -91,7 +93,8 @@ def groups_of(base: nn.Module) -> list[dict]:
         out.append({"name": g.name, "kind": g.kind, "matrices": 1 if g.kind == "lam" else n,
                     "tokens_per_matrix": n * R if g.kind == "lam" else g.dim})
     entries = sum(g["matrices"] * g["tokens_per_matrix"] * (1 if g["kind"] == "lam" else R) for g in out)
-    return out, entries, len(model.adapters)
+    shapes = [(a.base_layer.out_features, a.base_layer.in_features) for a in model.adapters]
+    return out, entries, len(model.adapters), model.groups, shapes
 
 
 class SavedBytes:
@@ -274,6 +277,85 @@ def peak_memory(weights: int, per_token_acts: float, entries: int, tokens: int, 
     return {**parts, "peak": sum(parts.values())}
 
 
+def adalora_bookkeeping_seconds(shapes: list[tuple[int, int]], repeats: int) -> dict:
+    """AdaLoRA's own work per step besides the adapter matmuls, with peft's code at the real entry count: the
+    orthogonality term over every lora_A / lora_B (forward + backward, peft's definition), AdamW over P, Λ, Q, and
+    peft's RankAllocator.update_and_allocate (importance EMAs of every entry, then the budget mask). `shapes`:
+    (d_out, d_in) of every adapted matrix."""
+    from peft import AdaLoraConfig
+    from peft.tuners.adalora import RankAllocator
+
+    class Module(nn.Module):  # peft's parameter names: <module>.lora_A.default etc.
+        def __init__(self, d_out: int, d_in: int) -> None:
+            super().__init__()
+            self.lora_A = nn.ParameterDict({"default": nn.Parameter(torch.randn(R, d_in) * 0.02)})
+            self.lora_B = nn.ParameterDict({"default": nn.Parameter(torch.randn(d_out, R) * 0.02)})
+            self.lora_E = nn.ParameterDict({"default": nn.Parameter(torch.randn(R, 1) * 0.02)})
+
+    model = nn.ModuleList(Module(o, i) for o, i in shapes)
+    params = list(model.parameters())
+    config = AdaLoraConfig(init_r=R, target_r=2, total_step=1000, tinit=0, tfinal=0, deltaT=1)
+    allocator = RankAllocator(model, config, "default")
+    optimizer = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.0)
+    ab = [p for n, p in model.named_parameters() if "lora_A" in n or "lora_B" in n]
+    parts: dict[str, list[float]] = {"orth_term": [], "adamw": [], "rank_allocator": []}
+    for step in range(1, repeats + 2):
+        for p in params:
+            p.grad = torch.randn_like(p) * 1e-3  # the task's gradient, as the backward leaves it
+        t0 = time.perf_counter()
+        orth = sum(torch.norm((p @ p.T if p.shape[0] == R else p.T @ p) - torch.eye(R), p="fro") for p in ab) / len(ab)
+        orth.backward()
+        t1 = time.perf_counter()
+        optimizer.step()
+        t2 = time.perf_counter()
+        allocator.update_and_allocate(model, step)
+        t3 = time.perf_counter()
+        if step > 1:  # the first is a warm-up
+            parts["orth_term"].append(t1 - t0)
+            parts["adamw"].append(t2 - t1)
+            parts["rank_allocator"].append(t3 - t2)
+    out = {k: statistics.median(v) for k, v in parts.items()}
+    return {**out, "seconds": sum(out.values())}
+
+
+def rule_step_seconds(base_groups: list, block, checkpointing: bool, repeats: int) -> dict:
+    """HyperAdaLoRA's own work per step besides the adapter matmuls, with the library's code at the real entry
+    count: the gradient rule's generation (features, the hypernetworks, gains and the step), the orthogonality term
+    on the generated P and Q, the backward through both from the adapters' gradient, AdamW over Φ, and the commit
+    (moments and state). `base_groups`: the model's shape groups (generation.Group)."""
+    from hyperadalora.generation import build_rule
+    from hyperadalora.model import _orth
+
+    torch.manual_seed(0)
+    config = HyperAdaLoraConfig(init_r=R, target_r=2, attention_block=block, hypernet_checkpointing=checkpointing)
+    rule = build_rule(config, base_groups, torch.device("cpu"))
+    for net in rule.hypernets.values():
+        nn.init.normal_(net.out_proj.weight, std=0.02)  # trained Φ: gains away from 1
+    S = {g.name: torch.randn(*g.shape(R)) * 0.02 for g in base_groups}
+    optimizer = torch.optim.AdamW(rule.parameters(), lr=1e-3)
+    parts: dict[str, list[float]] = {"generate": [], "backward": [], "adamw_phi": [], "commit": []}
+    for _ in range(repeats + 1):
+        t0 = time.perf_counter()
+        gen = rule.generate(S)
+        orth = sum(_orth(v.transpose(1, 2) @ v if g.kind == "P" else v @ v.transpose(1, 2))
+                   for g in base_groups if g.kind != "lam" for v in (gen.values[g.name],))
+        t1 = time.perf_counter()
+        # the adapters' gradient reaches the generated values: a fixed random one stands in for it
+        loss = sum((v * torch.randn_like(v)).sum() for v in gen.values.values()) * 1e-3 + 0.1 * orth
+        loss.backward()
+        t2 = time.perf_counter()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        t3 = time.perf_counter()
+        rule.commit(S, gen, 1.0)
+        t4 = time.perf_counter()
+        del gen, loss, orth
+        for k, a, b in (("generate", t0, t1), ("backward", t1, t2), ("adamw_phi", t2, t3), ("commit", t3, t4)):
+            parts[k].append(b - a)
+    out = {k: statistics.median(v[1:]) for k, v in parts.items()}  # the first is a warm-up (and has no moments yet)
+    return {**out, "seconds": sum(out.values())}
+
+
 def head_cpu_seconds(config, seq: int, repeats: int) -> float:
     head = nn.Linear(config.hidden_size, config.vocab_size, bias=False).requires_grad_(False)
     x = torch.randn(1, seq, config.hidden_size, requires_grad=True)
@@ -314,7 +396,7 @@ def main() -> int:
     for name in args.models:
         kind, fields = MODELS[name]
         config, base = build_meta(kind, fields)
-        groups, entries, n_modules = groups_of(base)
+        groups, entries, n_modules, base_groups, shapes = groups_of(base)
         weights = sum(p.numel() for p in base.parameters()) * 2  # bf16
         del base
         hyper = {v: hypernet_cost(groups, block, ckpt, args.repeats) for v, (block, ckpt) in VARIANTS.items()}
@@ -325,6 +407,8 @@ def main() -> int:
         head_bytes = head_saved_bytes(config, args.base_seq)
         per_token_acts = (layer_bytes * config.num_hidden_layers + head_bytes) / args.base_seq
         adalora_bytes = entries * 4 * 4  # fp32 P, Λ, Q + gradient + Adam's two moments
+        ada_own = adalora_bookkeeping_seconds(shapes, args.repeats)
+        print(f"{name}: AdaLoRA's own work per step {ada_own['seconds']:.2f} s CPU {ada_own}", flush=True)
         ours_state_bytes = entries * 4 * OURS_STATE_FLOATS_PER_ENTRY
         adalora_peak = {b: peak_memory(weights, per_token_acts, entries, b * SEQ, None) for b in MEMORY_BATCHES}
         entry = {
@@ -335,12 +419,15 @@ def main() -> int:
             "base_step_cpu_seconds_batch1_seq512": base1_cpu,
             "frozen_weights_bf16_bytes": weights,
             "saved_activation_bytes_at_seq": {"seq": args.base_seq, "layer": layer_bytes, "head_and_loss": head_bytes},
-            "adalora_peak_bytes": adalora_peak,
+            "adalora_peak_bytes": adalora_peak, "adalora_own_work_cpu": ada_own,
             "variants": {},
         }
         for v, h in hyper.items():
             flops = hypernet_flops(groups, VARIANTS[v][0]) * (4 / 3 if VARIANTS[v][1] else 1)  # + the recompute
             cpu = {b: (base1_cpu * b + h["seconds"]) / (base1_cpu * b) for b in BATCHES}
+            own = rule_step_seconds(base_groups, *VARIANTS[v], args.repeats) if v in OWN_WORK_VARIANTS else None
+            both = None if own is None else {
+                b: (base1_cpu * b + own["seconds"]) / (base1_cpu * b + ada_own["seconds"]) for b in BATCHES}
             gpu = {b: (base_flops(config, b * SEQ) + flops) / base_flops(config, b * SEQ) for b in BATCHES}
             peak = {b: peak_memory(weights, per_token_acts, entries, b * SEQ, h) for b in MEMORY_BATCHES}
             entry["variants"][v] = {
@@ -348,6 +435,7 @@ def main() -> int:
                 "hypernet_cpu_seconds": h["seconds"], "hypernet_saved_bytes": h["saved_bytes"],
                 "recompute_chunk_bytes": h["recompute_chunk_bytes"],
                 "hypernet_flops": flops, "predicted_ratio_cpu": cpu, "predicted_ratio_gpu_flops": gpu,
+                "own_work_cpu": own, "predicted_ratio_cpu_with_own_work": both,
                 "memory_vs_adalora_adapter_and_adam": (h["saved_bytes"] + ours_state_bytes) / adalora_bytes,
                 "peak_bytes": peak,
                 "peak_ratio_vs_adalora": {b: peak[b]["peak"] / adalora_peak[b]["peak"] for b in MEMORY_BATCHES},
@@ -388,6 +476,22 @@ def render(result: dict) -> str:
             cells = " | ".join(f"{e['predicted_ratio_cpu'][b]:.3f} / {e['predicted_ratio_gpu_flops'][b]:.4f}" for b in (1, 8, 32))
             lines.append(f"| {v} | {e['hypernet_cpu_seconds']:.1f} | {e['hypernet_saved_bytes'] / gib:.2f} | "
                          f"{e['memory_vs_adalora_adapter_and_adam']:.1f} | {cells} |")
+        ada = m["adalora_own_work_cpu"]
+        lines += ["", "Each method's own work per step besides the frozen base and the adapter matmuls, measured on this CPU at "
+                  "the full entry count with the libraries' code (peft's orthogonality term, AdamW and RankAllocator for "
+                  "AdaLoRA; the gradient rule's generation, orthogonality term, backward, AdamW over Φ and commit for "
+                  "HyperAdaLoRA), and the step ratio with both counted, (base + own) / (base + AdaLoRA's own):\n",
+                  "| method | own work per step (CPU s) | parts (s) | " + " | ".join(f"ratio b={b} CPU" for b in (1, 8, 32)) + " |",
+                  "|---|---|---|" + "---|" * 3,
+                  f"| AdaLoRA (peft) | {ada['seconds']:.2f} | " + ", ".join(f"{k} {v:.2f}" for k, v in ada.items() if k != "seconds")
+                  + " | 1 | 1 | 1 |"]
+        for v, e in m["variants"].items():
+            own = e.get("own_work_cpu")
+            if own:
+                both = e["predicted_ratio_cpu_with_own_work"]
+                lines.append(f"| HyperAdaLoRA, {v} | {own['seconds']:.2f} | "
+                             + ", ".join(f"{k} {x:.2f}" for k, x in own.items() if k != "seconds") + " | "
+                             + " | ".join(f"{both[b]:.3f}" for b in (1, 8, 32)) + " |")
         w = m["frozen_weights_bf16_bytes"] / gib
         lines += ["", f"Predicted peak memory of a step, sequence 512 (GiB; frozen weights {w:.2f} GiB in bf16):\n",
                   "| method | " + " | ".join(f"b={b}: activations | adapters + optimizer (+ rule graph) | hypernets' "

@@ -45,6 +45,20 @@ def test_identity_at_initialisation(arch):
     assert torch.allclose(a.logits, b.logits, atol=1e-6)
 
 
+def test_an_orthogonal_start_has_orthonormal_factors_and_keeps_the_base_output(arch):
+    model, reference = wrap(arch, init_pq="orthogonal")
+    for g in model.groups:
+        if g.kind == "lam":
+            continue
+        s = model.state(g.name)  # (n_g, d_out, r) or (n_g, r, d_in)
+        gram = s.transpose(1, 2) @ s if g.kind == "P" else s @ s.transpose(1, 2)  # (n_g, r, r)
+        assert torch.allclose(gram, torch.eye(3).expand_as(gram), atol=1e-5), g.name
+    batch = tiny_batch(arch)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(**batch).logits, reference(**batch).logits)  # Λ = 0
+    assert float(model.train()(**batch)["orth_loss"]) < 1e-9  # eq. 7's regulariser starts at its minimum
+
+
 def test_only_hypernetworks_and_saved_modules_are_trainable(arch):
     model, _ = wrap(arch)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}

@@ -40,13 +40,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ------------------------------------------------------------------------------------ train flags
-def _optional(kinds: tuple[type, ...]) -> Callable[[str], object]:
-    """'none'/'null' -> None, else the text as the first of `kinds` that takes it (int before str)."""
+def _union(kinds: tuple[type, ...], optional: bool) -> Callable[[str], object]:
+    """'none'/'null' -> None (if `optional`), 'true'/'false' -> a bool (if bool is one of `kinds`), else the text as
+    the first of `kinds` that takes it (int before str)."""
 
     def convert(text: str) -> object:
-        if text.lower() in ("none", "null"):
+        if text.lower() in ("none", "null") and optional:
             return None
-        for k in kinds[:-1]:
+        if bool in kinds and text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        for k in (k for k in kinds[:-1] if k is not bool):
             try:
                 return k(text)
             except ValueError:
@@ -77,12 +80,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help_text += f" (default: {default})"
         flag = "--" + f.name.replace("_", "-")
         common = {"dest": f.name, "help": help_text, "default": argparse.SUPPRESS}
-        if kind is bool:
+        if kind is bool and len(kinds) <= 1:  # a plain bool (not bool | str)
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, **common)
         elif typing.get_origin(kind) is list:
             parser.add_argument(flag, nargs="+", metavar="NAME", **common)
         else:
-            convert = _optional(kinds) if optional else kind
+            convert = _union(kinds, optional) if optional or len(kinds) > 1 else kind
             parser.add_argument(flag, type=convert, metavar="|".join(k.__name__.upper() for k in kinds), **common)
 
 

@@ -14,6 +14,7 @@ HYPERNET_KINDS = ("attention", "mlp", "cnn")
 GENERATIONS = ("gradient", "per_matrix", "increment", "literal")  # generation.RULES, by name
 IMPORTANCES = ("magnitude", "sensitivity")
 INIT_LAMBDAS = ("zero", "normal")
+INIT_PQS = ("normal", "orthogonal", "gradient")  # start.py
 ATTENTION_BLOCKS = ("auto", "full")  # the named values of attention_block, beside None (= "full") and integers
 
 CONFIG_NAME = "hyperadalora_config.json"
@@ -45,7 +46,22 @@ class HyperAdaLoraConfig:
                           "'normal': Λ ~ N(0, init_std²) as the paper's §3.2 says."},
     )
     init_std: float = field(default=0.02, metadata={"help": "Std of the normal initialisation of P and Q (and Λ if 'normal')."})
+    init_pq: str = field(
+        default="orthogonal",
+        metadata={"help": "Start of P and Q (Λ = 0 keeps the base model's output in every case): 'orthogonal' "
+                          "(default), random orthonormal columns of P and rows of Q (eq. 7's regulariser starts at "
+                          "zero); 'normal', N(0, init_std²) as AdaLoRA and the paper; 'gradient', the top-r singular vectors "
+                          "of each weight's mean gradient over a few batches (LoRA-GA's idea in SVD form; needs "
+                          "train_step: get_hyperadalora_model(model, config, train_step)). docs/method.md."},
+    )
 
+    hypernet_init: str = field(
+        default="zero",
+        metadata={"help": "Start of the hypernetworks (generation='gradient'): 'zero', the output projection at zero "
+                          "so the first steps are exactly Adam's; the name of a warm start shipped with the package; "
+                          "or a path to a .safetensors warm start written by hyperadalora.warm_start.save_warm_start "
+                          "(checked and checksummed on load, never unpickled)."},
+    )
     hypernet: str = field(default="attention", metadata={"help": "Hypernetwork kind: 'attention' (a BERT layer), 'mlp' or 'cnn'."})
     hypernet_hidden: int = field(default=32, metadata={"help": "Hidden width h of each hypernetwork."})
     hypernet_heads: int = field(
@@ -56,18 +72,21 @@ class HyperAdaLoraConfig:
     attention_block: int | str | None = field(
         default="auto",
         metadata={"help": "Which rows (H_P) / columns (H_Q) of its matrix a token attends to. 'auto' (default): all "
-                          "of them (paper eq. 8) where the matrix has at most 2,048, else blocks of about 128 "
-                          "consecutive ones (a divisor of the dimension): MiniLM's matrices keep eq. 8, the "
-                          "3,584-18,944-row matrices of 7-8B models cost O(d·b) instead of O(d²). 'full' or None: "
+                          "of them (paper eq. 8) where the matrix has at most 256, else blocks of about 128 "
+                          "consecutive ones (a divisor of the dimension), O(d·b) instead of O(d²): MiniLM's 384- and "
+                          "1,536-row matrices and the 3,584-18,944-row matrices of 7-8B models. 'full' or None: "
                           "all of them at every size. An integer b: blocks of b wherever b divides the dimension "
                           "(docs/method.md, Cost)."},
     )
     hypernet_dropout: float = field(default=0.0, metadata={"help": "Dropout inside the hypernetworks."})
-    hypernet_checkpointing: bool = field(
-        default=False,
+    hypernet_checkpointing: bool | str = field(
+        default="auto",
         metadata={"help": "Recompute the hypernetworks' activations in the backward, in chunks of at most 8,192 "
                           "tokens: their memory drops from every row's activations to one chunk's, for one more "
-                          "hypernetwork forward per step (for 7-8B models; docs/method.md, Cost)."},
+                          "hypernetwork forward per step. 'auto' (default): where the activations they would keep "
+                          "(≈ 2.3 KB per row or column of every adapted matrix) exceed a quarter of the frozen "
+                          "weights' bytes, which is every model measured here (MiniLM, stories260k, 7-8B); "
+                          "True / False force it (docs/method.md, Cost)."},
     )
     position_encoding: bool = field(
         default=True,
@@ -94,9 +113,10 @@ class HyperAdaLoraConfig:
                           "(docs/method.md)."},
     )
     state_lr: float = field(
-        default=1e-3,
+        default=1e-2,
         metadata={"help": "η (the gradient rules: generation='gradient', 'per_matrix'): the rate of the Adam step on P, Λ, Q that the hypernetworks start "
-                          "from and rescale: AdaLoRA's learning rate. The hypernetworks' own weights train at the "
+                          "from and rescale: AdaLoRA's learning rate (default 1e-2: one rate for every task, docs/method.md). The "
+                          "hypernetworks' own weights train at the "
                           "optimizer's rate. A schedule applies by itself: update_and_allocate(step) reads lr / initial_lr "
                           "from the optimizer that trains the hypernetworks (or pass lr_scale)."},
     )
@@ -159,6 +179,15 @@ class HyperAdaLoraConfig:
             bad("importance", f"unknown value {self.importance!r}; choose one of {', '.join(IMPORTANCES)}")
         if self.init_lambda not in INIT_LAMBDAS:
             bad("init_lambda", f"unknown value {self.init_lambda!r}; choose one of {', '.join(INIT_LAMBDAS)}")
+        if not isinstance(self.hypernet_init, str) or not self.hypernet_init:
+            bad("hypernet_init", f"must be 'zero', a shipped warm start's name or a file path, got {self.hypernet_init!r}")
+        if self.hypernet_init != "zero" and self.generation != "gradient":
+            bad("hypernet_init", f"a warm start is a gradient-rule Φ, not {self.generation!r}'s; use "
+                                 "hypernet_init='zero' or generation='gradient'")
+        if self.init_pq not in INIT_PQS:
+            bad("init_pq", f"unknown value {self.init_pq!r}; choose one of {', '.join(INIT_PQS)}")
+        if self.hypernet_checkpointing not in (True, False, "auto"):
+            bad("hypernet_checkpointing", f"must be true, false or 'auto', got {self.hypernet_checkpointing!r}")
         block = self.attention_block
         if not (block is None or block in ATTENTION_BLOCKS
                 or (isinstance(block, int) and not isinstance(block, bool) and block >= 1)):

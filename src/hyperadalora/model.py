@@ -29,7 +29,7 @@ import os
 import re
 import types
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from .files import atomic_write
 from .generation import Group, Rule, build_rule
 from .generation.schedule import lr_scale_of, watch_optimizers
 from .layer import SharedTriplets, SvdAdapter, Triplets, in_out_features
+from .start import orthonormal
 
 WEIGHTS_NAME = "hyperadalora_model.safetensors"
 
@@ -93,7 +94,12 @@ class HyperAdaLoraModel(nn.Module):
 
     rule: Rule
 
-    def __init__(self, model: nn.Module, config: HyperAdaLoraConfig) -> None:
+    def __init__(self, model: nn.Module, config: HyperAdaLoraConfig, *,
+                 train_step: Callable[[], None] | None = None, start: bool = True) -> None:
+        """`train_step`: with init_pq="gradient", a callable that runs the bare model's forward and backward on a
+        few training batches (as for `peft.preprocess_loraga`); P and Q start on the top singular vectors of the
+        mean gradient of each adapted weight (start.py). `start=False` skips drawing what a saved adapter
+        replaces anyway: the gradient start and the warm start `config.hypernet_init` (from_pretrained)."""
         super().__init__()
         self.base_model = model
         self.adapter_config = config
@@ -107,11 +113,20 @@ class HyperAdaLoraModel(nn.Module):
         self.groups, slots = _group_by_shape(found)
         self.triplets = SharedTriplets(self._buffers, [g.name for g in self.groups], self.scaling)
         device = found[0][1].weight.device
+        factors = self._gradient_start(model, found, train_step) if start and config.init_pq == "gradient" else {}
         # Reproducible initialisation whatever the caller's RNG state.
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(config.seed)
             self._register_state(len(found), device)
             self.rule = build_rule(config, self.groups, device)  # Φ drawn after S, as 0.1 and 0.2 did
+        self.rule.decide_checkpointing(sum(p.numel() * p.element_size() for p in model.parameters() if not p.requires_grad))
+        for name, (pk, pi), (qk, qi) in ((n, *slots[i]) for i, (n, _) in enumerate(found) if n in factors):
+            getattr(self, pk)[pi].copy_(factors[name][0])  # (d_out, r)
+            getattr(self, qk)[qi].copy_(factors[name][1])  # (r, d_in)
+        if start and config.hypernet_init != "zero":
+            from .warm_start import load_warm_start
+
+            load_warm_start(self.rule, config.hypernet_init)
         # DDP is told not to broadcast the state or the rule's statistics: every process computes the same
         # updates (broadcasting would also overwrite a process's own accumulations). Full names, so after the rule.
         self._ddp_params_and_buffers_to_ignore = [
@@ -147,15 +162,36 @@ class HyperAdaLoraModel(nn.Module):
                              f"{', '.join(candidates) or 'none'}")
         return found
 
+    def _gradient_start(self, model: nn.Module, found: list[tuple[str, nn.Module]],
+                        train_step: Callable[[], None] | None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """init_pq="gradient": (P, Q) per adapted module from the bare model's gradients (start.gradient_factors)."""
+        if train_step is None:
+            raise ValueError("init_pq: 'gradient' needs train_step, a callable running the model's forward and "
+                             "backward on a few training batches (get_hyperadalora_model(model, config, train_step)); "
+                             "or use init_pq='orthogonal'")
+        from .start import gradient_factors
+
+        was = {n: p.requires_grad for n, p in model.named_parameters()}
+        factors = gradient_factors(model, [n for n, _ in found], train_step, self.adapter_config.init_r)
+        for n, p in model.named_parameters():  # modules_to_save trainable again, the rest frozen, as before
+            p.requires_grad_(was[n])
+        return factors
+
     def _register_state(self, n: int, device: torch.device) -> None:
-        """S = (P, Λ, Q) per shape group (AdaLoRA's init: P, Q ~ N(0, init_std²), Λ = 0), masks, EMAs: persistent
-        buffers of the model (the rule registers its own statistics)."""
+        """S = (P, Λ, Q) per shape group, masks, EMAs: persistent buffers of the model (the rule registers its own
+        statistics). Λ = 0; P, Q ~ N(0, init_std²) (AdaLoRA's start, init_pq="normal") or orthonormal
+        ("orthogonal", and "gradient" until the gradient's singular vectors are written over it: start.py)."""
         cfg, r, std = self.adapter_config, self.adapter_config.init_r, self.adapter_config.init_std
         lam = torch.randn(n, r, device=device) * std if cfg.init_lambda == "normal" else torch.zeros(n, r, device=device)
         self.register_buffer("lam", lam)  # (n_mod, r)
         for g in self.groups:
-            if g.kind != "lam":
-                self.register_buffer(g.name, torch.randn(*g.shape(r), device=device) * std)  # (n_g, d_out, r) / (n_g, r, d_in)
+            if g.kind == "lam":
+                continue
+            if cfg.init_pq in ("orthogonal", "gradient"):
+                value = orthonormal(g.shape(r), rows=g.kind == "Q", device=device)
+            else:
+                value = torch.randn(*g.shape(r), device=device) * std
+            self.register_buffer(g.name, value)  # (n_g, d_out, r) / (n_g, r, d_in)
         self.register_buffer("mask", torch.ones(n, r, device=device))
         self.register_buffer("ipt_ema", torch.zeros(n, r, device=device))
         self.register_buffer("unc_ema", torch.zeros(n, r, device=device))
@@ -538,7 +574,7 @@ class HyperAdaLoraModel(nn.Module):
         config = HyperAdaLoraConfig.load(directory)
         path = directory / WEIGHTS_NAME
         _check_before_build(model, config, _read_header(path)[0], str(path))
-        wrapped = cls(model, config)
+        wrapped = cls(model, config, start=False)  # S and Φ come from the folder, not from init_pq / hypernet_init
         wrapped.load_pretrained_adapter(directory)
         return wrapped
 
@@ -700,6 +736,8 @@ def _orth(gram: torch.Tensor) -> torch.Tensor:
     return (gram - eye).pow(2).sum()
 
 
-def get_hyperadalora_model(model: nn.Module, config: HyperAdaLoraConfig) -> HyperAdaLoraModel:
-    """Inject HyperAdaLoRA adapters into `model` (in place) and return the wrapper to train."""
-    return HyperAdaLoraModel(model, config)
+def get_hyperadalora_model(model: nn.Module, config: HyperAdaLoraConfig,
+                           train_step: Callable[[], None] | None = None) -> HyperAdaLoraModel:
+    """Inject HyperAdaLoRA adapters into `model` (in place) and return the wrapper to train. `train_step`: with
+    init_pq="gradient", a callable running the bare model's forward and backward on a few training batches."""
+    return HyperAdaLoraModel(model, config, train_step=train_step)

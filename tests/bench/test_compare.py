@@ -381,3 +381,25 @@ def test_bench_key_names_what_changes_the_step():
     assert bench_key({"method": "adalora", "optimizer": "adamw"}) == "adalora"
     assert bench_key({"method": "hyperadalora", "generation": "per_matrix"}) == "hyperadalora:generation=per_matrix"
     assert bench_key({"method": "loraplus"}) == "loraplus"
+
+
+def test_hyperadalora_runs_of_another_minor_version_are_not_reused(tmp_path):
+    """0.3 changed HyperAdaLoRA's defaults (start, η, attention): a run trained by 0.2 with the same fields computed
+    something else, so it is retrained; a peft baseline's run is still copied."""
+    from hyperadalora import __version__
+
+    calls: list[dict] = []
+    common = ["--experiment", "nlu-convergence", "--task", "rte", "--seeds", "1", "--steps", "80", "--smooth-window",
+              "10", "--methods", "adalora,hyperadalora"]
+    first = tmp_path / "first"
+    assert compare.run(parse([*common, "--out", str(first)]), train_fn=fake_train(calls)) == 0
+    for name in ("adalora", "hyperadalora"):  # as 0.2 wrote them: the fields alone
+        path = first / "runs" / name / "seed0" / "compare_fields.json"
+        fields = json.loads(path.read_text())
+        assert fields.pop("trained_by") == __version__
+        path.write_text(json.dumps(fields))
+    calls.clear()
+    assert compare.run(parse([*common, "--reuse-from", str(first), "--out", str(tmp_path / "second")]),
+                       train_fn=fake_train(calls)) == 0
+    assert [c["method"] for c in calls] == ["hyperadalora"]
+    assert (tmp_path / "second" / "runs" / "adalora" / "seed0" / "reused_from.txt").is_file()

@@ -36,3 +36,37 @@ def test_the_default_is_auto_and_the_mlp_kind_has_no_spans():
     assert HyperAdaLoraConfig().attention_block == "auto"
     model = HyperAdaLoraModel(tiny_llama_with_a_long_ffn(), HyperAdaLoraConfig(init_r=3, target_r=2, hypernet="mlp"))
     assert model.rule.attention_spans() == {}
+
+
+def test_auto_checkpointing_is_on_where_the_hypernetworks_would_keep_a_quarter_of_the_frozen_weights():
+    from hyperadalora.generation.rule import CHECKPOINT_SHARE
+    from tests.tiny_models import tiny_batch, tiny_model
+
+    base, saved = tiny_model("bert")
+    model = HyperAdaLoraModel(base, HyperAdaLoraConfig(init_r=3, target_r=2, modules_to_save=saved,
+                                                       hypernet_checkpointing=False))
+    # the prediction is what autograd keeps: the hypernetworks' saved tensors of one training forward
+    kept: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        kept[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    outputs = []  # kept alive, so that no saved storage is freed and reused while counting
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        for kind, net in model.rule.hypernets.items():
+            for g in (g for g in model.groups if g.kind == kind):
+                n, T = (1, len(g.modules) * 3) if kind == "lam" else (len(g.modules), g.dim)
+                outputs.append(net(torch.randn(n, T, net.in_proj.in_features)))
+    params = {p.untyped_storage().data_ptr() for p in model.rule.hypernets.parameters()}
+    measured = sum(b for ptr, b in kept.items() if ptr not in params)
+    assert 0.9 < model.rule.saved_bytes() / measured < 1.1, (model.rule.saved_bytes(), measured)
+    # "auto" compares it with the frozen weights' bytes
+    auto = HyperAdaLoraModel(tiny_model("bert")[0], HyperAdaLoraConfig(init_r=3, target_r=2, modules_to_save=saved))
+    predicted = auto.rule.saved_bytes()
+    assert auto.rule.checkpointing  # a tiny model: the hypernetworks' activations outweigh its weights
+    assert not auto.rule.decide_checkpointing(int(predicted / CHECKPOINT_SHARE) + 1)
+    assert auto.rule.decide_checkpointing(int(predicted / CHECKPOINT_SHARE) - 1)
+    assert not model.rule.decide_checkpointing(0) and not model.rule.checkpointing  # False stays False
+    auto.train()(**tiny_batch("bert")).loss.backward()  # and it trains
+    assert all(p.grad is not None for p in auto.rule.hypernets.parameters())

@@ -53,7 +53,8 @@ def test_block_attention_stays_within_blocks():
 
 
 @pytest.mark.parametrize("block, length, span", [
-    ("auto", 384, None), ("auto", 1536, None), ("auto", AUTO_FULL_MAX, None),  # MiniLM's matrices: eq. 8
+    ("auto", 64, None), ("auto", 172, None), ("auto", AUTO_FULL_MAX, None),  # stories260k's matrices: eq. 8
+    ("auto", 384, AUTO_BLOCK), ("auto", 1536, AUTO_BLOCK),  # MiniLM's: blocks of 128
     ("auto", 4096, AUTO_BLOCK), ("auto", 14336, AUTO_BLOCK), ("auto", 18944, AUTO_BLOCK), ("auto", 3584, AUTO_BLOCK),
     ("auto", 2 * 3 * 5 * 71, 142),  # 2,130 = 142·15: the divisor nearest AUTO_BLOCK in [AUTO_BLOCK/2, 2·AUTO_BLOCK]
     ("auto", 2053, AUTO_BLOCK),  # a prime: blocks of AUTO_BLOCK, the last one takes the remainder

@@ -197,3 +197,18 @@ def test_a_start_moved_out_of_w_is_saved_as_an_adapter_for_the_unmodified_base(m
     torch.testing.assert_close(reloaded, trained, rtol=1e-4, atol=1e-5)
     saved = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
     assert saved["r"] == 2 * cfg.init_r and saved["init_lora_weights"] is True
+
+
+def test_adalora_takes_the_orthogonal_start_and_refuses_it_for_lora(make_cfg, tiny):
+    from hyperadalora.errors import UserInputError
+
+    cfg = make_cfg(method="adalora", init_pq="orthogonal")
+    tokenizer, base = load_model(cfg, causal=False)
+    method = build_method(base, cfg, False, cfg.max_steps, load_data(cfg, tokenizer))
+    factors = [(n, p) for n, p in method.model.named_parameters() if "lora_A" in n or "lora_B" in n]
+    assert factors
+    for n, p in factors:  # lora_A = Q (r × d_in), lora_B = P (d_out × r)
+        gram = p @ p.T if "lora_A" in n else p.T @ p
+        assert torch.allclose(gram, torch.eye(gram.shape[0]), atol=1e-5), n
+    with pytest.raises(UserInputError, match="init_pq: orthogonal starts the SVD methods"):
+        make_cfg(method="lora", init_pq="orthogonal")

@@ -20,16 +20,18 @@ def test_shipped_configs_parse(path):
     assert cfg.out and cfg.task
 
 
-@pytest.mark.parametrize("method", ["hyperadalora", "adalora", "lora", "head"])
-def test_sst2_configs_are_seed_0_of_the_committed_comparison(method):
+@pytest.mark.parametrize(("method", "variant_name"), [("hyperadalora", "default"), ("adalora", "adalora"),
+                                                      ("lora", "lora"), ("head", "head")])
+def test_sst2_configs_are_seed_0_of_the_committed_comparison(method, variant_name):
     """The main job's config computes exactly what the compare preset's seed-0 run of that method computed, so
-    scripts/main.sh may print the committed comparison beside it (the rate is each method's swept one)."""
+    scripts/main.sh may print the committed comparison beside it (HyperAdaLoRA at its default rate, the others
+    at their swept one)."""
     from hyperadalora.bench.compare import _canonical
     from hyperadalora.bench.experiments import build_plan
 
     config = TrainConfig.from_file(REPO / "configs" / f"sst2_minilm_{method}.yaml")
-    plan = build_plan("nlu-convergence", task="sst2")
-    variant = next(v for v in plan.variants if v.name == method)
+    plan = build_plan("defaults", task="sst2")
+    variant = next(v for v in plan.variants if v.name == variant_name)
     fields = plan.train_fields(variant, 0, config.out)
     fields["lr"] = config.lr
     assert _canonical(config.to_dict()) == _canonical(fields)
@@ -46,7 +48,7 @@ def test_sst2_configs_are_seed_0_of_the_committed_comparison(method):
     ({"task": "rtee"}, r"^task: unknown task 'rtee' \(did you mean 'rte'\?\)"),
     ({"task": None}, r"^task: is required"),
     ({"out": None}, r"^out: is required"),
-    ({"lr": "fast"}, r"^lr: expected float, got 'fast' \(str\)"),
+    ({"lr": "fast"}, r"^lr: expected float or null, got 'fast' \(str\)"),
     ({"max_steps": 2.5}, r"^max_steps: expected int or null"),
     ({"target_modules": "query"}, r"^target_modules: expected list or null"),
     ({"max_steps": 10, "tinit": 6, "tfinal": 4}, r"^tinit: tinit \(6\) must be < max_steps - tfinal"),
@@ -99,8 +101,8 @@ def test_alpaca_config_is_seed_0_of_the_committed_nlg_comparison():
     from hyperadalora.bench.experiments import build_plan
 
     config = TrainConfig.from_file(REPO / "configs" / "alpaca_stories260k_hyperadalora.yaml")
-    plan = build_plan("nlg")
-    fields = plan.train_fields(next(v for v in plan.variants if v.name == "hyperadalora"), 0, config.out)
+    plan = build_plan("nlg-defaults")
+    fields = plan.train_fields(next(v for v in plan.variants if v.name == "default"), 0, config.out)
     fields["lr"] = config.lr
     assert _canonical(config.to_dict()) == _canonical(fields)
 

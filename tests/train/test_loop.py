@@ -175,11 +175,11 @@ def test_out_dir_holding_a_run_is_refused_unless_resume_or_overwrite(make_cfg):
     before = {p: p.stat().st_mtime_ns for p in Path(cfg.out).rglob("*")}
     with pytest.raises(UserInputError, match="already holds a run"):
         train(make_cfg(max_steps=3))
-    with pytest.raises(UserInputError, match="holds a different run .*lr=0.001"):
-        train(make_cfg(max_steps=3, lr=0.01, resume=True))
+    with pytest.raises(UserInputError, match="holds a different run .*lr=0.01"):  # hyperadalora's default η
+        train(make_cfg(max_steps=3, lr=0.03, resume=True))
     assert {p: p.stat().st_mtime_ns for p in Path(cfg.out).rglob("*")} == before
-    train(make_cfg(max_steps=3, lr=0.01, overwrite=True))
-    assert json.loads(Path(cfg.out, "config.json").read_text())["lr"] == 0.01
+    train(make_cfg(max_steps=3, lr=0.03, overwrite=True))
+    assert json.loads(Path(cfg.out, "config.json").read_text())["lr"] == 0.03
 
 
 def test_not_enough_disk_fails_before_writing(make_cfg, monkeypatch, tmp_path):

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hyperadalora._version import __version__
 from hyperadalora.bench.experiments import PAPER_SETTINGS, Plan, build_plan
 from hyperadalora.bench.provenance import git_commit, machine_description
 from hyperadalora.bench.report import (
@@ -58,7 +59,7 @@ def validate_with_harness(plan: Plan, out: Path) -> None:
 
 
 # --- plan --------------------------------------------------------------------------------------
-def _parse_assignments(items: list[str] | None, flag: str) -> dict[str, Any]:
+def parse_assignments(items: list[str] | None, flag: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
@@ -102,8 +103,8 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
     for flag, key in (("steps", "max_steps"), ("batch_size", "batch_size"), ("max_length", "max_length")):
         if getattr(args, flag) is not None:
             plan.common[key] = getattr(args, flag)
-    plan.common.update(_parse_assignments(args.set, "--set"))
-    lrs = _parse_assignments(args.lr, "--lr")
+    plan.common.update(parse_assignments(args.set, "--set"))
+    lrs = parse_assignments(args.lr, "--lr")
     for name, lr in lrs.items():
         hits = [v for v in plan.variants if name in (v.name, v.overrides.get("method"))]
         if not hits:
@@ -134,6 +135,7 @@ def _check_plan_file(out: Path, plan_dict: dict[str, Any]) -> None:
 
 
 FIELDS_FILE = "compare_fields.json"  # the exact TrainConfig fields compare passed, to find identical runs
+VERSION_KEY = "trained_by"  # beside them: the hyperadalora version that trained the run
 
 
 def _canonical(fields: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +152,17 @@ def _same_run(fields: dict[str, Any], run_dir: Path) -> bool:
     path = run_dir / FIELDS_FILE
     if not (path.is_file() and (run_dir / "summary.json").is_file()):
         return False
-    return _canonical(json.loads(path.read_text())) == _canonical(fields)
+    saved = json.loads(path.read_text())
+    # HyperAdaLoRA's defaults belong to the version that trained it (0.3 changed the start, η and attention):
+    # its runs are the same run only for the same minor version. Files without the key were written by 0.2.
+    trained_by = saved.pop(VERSION_KEY, "0.2.0")
+    if saved.get("method", "hyperadalora") == "hyperadalora" and _minor(trained_by) != _minor(__version__):
+        return False
+    return _canonical(saved) == _canonical(fields)
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
 
 
 def _find_identical(fields: dict[str, Any], roots: list[Path]) -> Path | None:
@@ -180,7 +192,7 @@ def _run_once(fields: dict[str, Any], run_dir: Path, train_fn: TrainFn, keep_che
     train_fn({**fields, "resume": True} if resume else fields)
     if not (run_dir / "log.jsonl").is_file():
         raise RuntimeError(f"{run_dir}: the training harness wrote no log.jsonl")
-    (run_dir / FIELDS_FILE).write_text(json.dumps(jsonable(fields), indent=2) + "\n")
+    (run_dir / FIELDS_FILE).write_text(json.dumps(jsonable({**fields, VERSION_KEY: __version__}), indent=2) + "\n")
     if not keep_checkpoints:
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # only the logs are compared; keeps folders small
     print(f"[compare] done {run_dir} in {time.time() - started:.0f} s", flush=True)

@@ -141,6 +141,12 @@ def _glue_dir(raw: dict[str, Any], task: str, path: Path) -> str:
     return dirs[task]
 
 
+def _for_task(fields: dict[str, Any], task: str) -> dict[str, Any]:
+    """A variant's fields with "{TASK}" in its string values replaced by the task (a per-task file, e.g. the
+    warm start held out from that task)."""
+    return {k: v.replace("{TASK}", task) if isinstance(v, str) else v for k, v in fields.items()}
+
+
 def plan_from_file(path: str | Path, task: str | None = None, data: str | None = None,
                    model: str | None = None) -> Plan:
     """The plan of one experiment file; `task`/`data`/`model` None keep the file's defaults."""
@@ -157,7 +163,7 @@ def plan_from_file(path: str | Path, task: str | None = None, data: str | None =
     return Plan(
         experiment=raw["experiment"], title=raw["title"].replace("{TASK}", task.upper()), task=task,
         data=data or default_data, model=model or raw["model"], baseline=raw["baseline"], floor=raw.get("floor"),
-        variants=[Variant(name, dict(fields), Sweep(**sweeps[name]) if name in sweeps else Sweep())
+        variants=[Variant(name, _for_task(fields, task), Sweep(**sweeps[name]) if name in sweeps else Sweep())
                   for name, fields in raw["variants"].items()],
         common={**raw["common"], **tasks.get(task, tasks.get("default", {}))},
         notes=list(raw.get("notes") or []),

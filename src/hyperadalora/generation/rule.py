@@ -73,6 +73,9 @@ def from_tokens(kind: str, y: torch.Tensor, shape: torch.Size) -> torch.Tensor:
 
 
 CHECKPOINT_TOKENS = 8_192  # tokens per recomputed chunk with hypernet_checkpointing
+# hypernet_checkpointing="auto": on where the hypernetworks would keep more than this share of the frozen weights'
+# bytes (the one part of a step's memory known when the model is wrapped, and a lower bound on it).
+CHECKPOINT_SHARE = 0.25
 
 
 class Rule(nn.Module):
@@ -92,6 +95,9 @@ class Rule(nn.Module):
         self.config = config
         self.groups = groups
         self.register_load_state_dict_post_hook(_after_load)  # whoever loads the buffers, the host copies follow
+        # whether run_hypernet recomputes the hypernetworks in the backward; "auto" is decided by the model, which
+        # knows the frozen weights (decide_checkpointing)
+        self.checkpointing = config.hypernet_checkpointing is True
 
     def build_hypernets(self, device: torch.device) -> nn.ModuleDict:
         """One H_P, H_Λ, H_Q for the whole model, with the rule's token widths."""
@@ -106,6 +112,28 @@ class Rule(nn.Module):
             "lam": build_hypernet(cfg.hypernet, *dims["lam"], **kw),  # tokens: every singular value of the model
             "Q": build_hypernet(cfg.hypernet, *dims["Q"], attention_block=cfg.attention_block, **kw),  # tokens: columns of Q
         }).to(device)
+
+    def saved_bytes(self) -> int:
+        """Predicted bytes the hypernetworks keep for the backward in one step without checkpointing, fp32 per token:
+        its input, the embedding LayerNorm's input and statistics and the output projection's input (2h + 2), and
+        per block q, k, v, the attention output and its log-sum-exp, the inputs of the two projections and of the
+        FFN, the two residual LayerNorms' inputs and statistics and the FFN's two wide tensors (8h + 2·ffn + heads +
+        4): 596 floats, 2.3 KB, at the defaults, as measured (tests/generation/test_rule.py)."""
+        cfg, r = self.config, self.config.init_r
+        h, ffn = cfg.hypernet_hidden, cfg.hypernet_ffn
+        per_block = 8 * h + 2 * ffn + cfg.hypernet_heads + 4
+        total = 0
+        for g in self.groups:
+            n, T = (1, len(g.modules) * r) if g.kind == "lam" else (len(g.modules), g.dim)
+            width = self.token_dims(r)[g.kind][0]
+            total += n * T * (width + 2 * h + 2 + cfg.hypernet_layers * per_block)
+        return 4 * total
+
+    def decide_checkpointing(self, frozen_bytes: int) -> bool:
+        """Resolve hypernet_checkpointing="auto" for a model whose frozen weights take `frozen_bytes`."""
+        if self.config.hypernet_checkpointing == "auto":
+            self.checkpointing = self.saved_bytes() > CHECKPOINT_SHARE * frozen_bytes
+        return self.checkpointing
 
     def attention_spans(self) -> dict[str, int | None]:
         """Per group: the block of consecutive tokens its tokens attend within, None for all tokens of the matrix
@@ -166,7 +194,7 @@ def run_hypernet(rule: Rule, kind: str, tokens: torch.Tensor) -> torch.Tensor:
     the order of the float sums inside BLAS.
     """
     net = rule.hypernets[kind]
-    if not (rule.config.hypernet_checkpointing and torch.is_grad_enabled()):
+    if not (rule.checkpointing and torch.is_grad_enabled()):
         return net(tokens)
     from torch.utils.checkpoint import checkpoint
 

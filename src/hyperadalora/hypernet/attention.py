@@ -9,11 +9,10 @@ from torch import nn
 # attention_block="auto" (the default): a sequence of at most AUTO_FULL_MAX tokens (the rows of P or the columns
 # of Q of one matrix) gets attention over all of them (eq. 8); a longer one attends within blocks of about
 # AUTO_BLOCK tokens. From benchmarks/results/attention_switch.md (docs/method.md, "Cost"): per token, full
-# attention costs 4.5x blocks of 128 at 2,048 tokens and 8.4x at 4,096 (1.5x already at 256); the switch sits at
-# the power of two above MiniLM's 1,536 rows, so that every matrix of MiniLM and stories260k keeps eq. 8 (and
-# their results stay bitwise), while every 3,584-18,944-row matrix of a 7-8B model goes above it.
-# b = 128 is the block size measured to learn as well as full attention (SST-2, 3 seeds, docs/results.md).
-AUTO_FULL_MAX = 2048
+# attention costs 1.5x blocks of 128 at 256 tokens, 1.9x at 512, 3.8x at 1,536 and 27x at 14,336, so blocks pay
+# from the first length that holds two of them; a matrix of at most 256 rows is one or two blocks' worth and keeps
+# eq. 8. b = 128 learns as well as full attention on SST-2 (3 seeds each, docs/results.md).
+AUTO_FULL_MAX = 256
 AUTO_BLOCK = 128
 
 Block = int | str | None  # a positive integer b, None / "full" (every token of the matrix), or "auto"

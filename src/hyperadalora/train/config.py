@@ -18,6 +18,7 @@ from ..config import (
     HYPERNET_KINDS,
     IMPORTANCES,
     INIT_LAMBDAS,
+    INIT_PQS,
     HyperAdaLoraConfig,
 )
 from ..errors import UserInputError
@@ -46,7 +47,7 @@ def _f(default: Any, help: str, **meta: Any) -> Any:
 def _core(name: str, **meta: Any) -> Any:
     """A field mirroring HyperAdaLoraConfig's `name`: same default, same help; read by the hyperadalora method only."""
     core = next(f for f in dataclasses.fields(HyperAdaLoraConfig) if f.name == name)
-    return _f(core.default, core.metadata["help"], hyperadalora_only=True, **meta)
+    return _f(core.default, core.metadata["help"], **{"hyperadalora_only": True, **meta})
 
 
 @dataclass
@@ -73,9 +74,10 @@ class TrainConfig:
     out: str | None = _f(None, "Run directory: config.json, log.jsonl, checkpoints/, adapter/, summary.json. Required.")
 
     # --- optimisation ----------------------------------------------------------------------------
-    lr: float = _f(1e-3, "Learning rate of the method's adapters: LoRA's / AdaLoRA's parameters; for hyperadalora with "
-                         "generation=gradient, η, the rate of the Adam step on P, Λ, Q its hypernetworks start from "
-                         "(HyperAdaLoraConfig.state_lr); with the state-only rules, the hypernetworks' rate.")
+    lr: float | None = _f(None, "Learning rate of the method's adapters: LoRA's / AdaLoRA's parameters; for hyperadalora "
+                                "with generation=gradient, η, the rate of the Adam step on P, Λ, Q its hypernetworks start "
+                                "from (HyperAdaLoraConfig.state_lr); with the state-only rules, the hypernetworks' rate. "
+                                "Unset: the method's default (hyperadalora: state_lr's, 1e-2; the others: 1e-3).")
     meta_lr: float = _f(3e-3, "hyperadalora with generation=gradient: learning rate of the hypernetworks' weights, "
                               "trained by the one-step hypergradient (the head keeps head_lr).", hyperadalora_only=True)
     head_lr: float | None = _f(None, "Learning rate of the classifier head (modules_to_save). None: same as lr.")
@@ -132,13 +134,14 @@ class TrainConfig:
     beta2: float = _f(0.85, "EMA coefficient of uncertainty (adalora; hyperadalora with importance=sensitivity).")
 
     # --- HyperAdaLoRA only: default and help taken from HyperAdaLoraConfig, so they cannot drift ----
+    hypernet_init: str = _core("hypernet_init")
     hypernet: str = _core("hypernet", choices=HYPERNET_KINDS)
     hypernet_hidden: int = _core("hypernet_hidden")
     hypernet_heads: int = _core("hypernet_heads")
     hypernet_layers: int = _core("hypernet_layers")
     hypernet_ffn: int = _core("hypernet_ffn")
     hypernet_dropout: float = _core("hypernet_dropout")
-    hypernet_checkpointing: bool = _core("hypernet_checkpointing")
+    hypernet_checkpointing: bool | str = _core("hypernet_checkpointing")
     attention_block: int | str | None = _core("attention_block")
     generation: str = _core("generation", choices=GENERATIONS)
     max_gain: float = _core("max_gain")
@@ -147,6 +150,10 @@ class TrainConfig:
     state_eps: float = _core("state_eps")
     importance: str = _core("importance", choices=IMPORTANCES)
     init_lambda: str = _core("init_lambda", choices=INIT_LAMBDAS)
+    # adalora reads init_pq too (the same start, for a comparison); unset, each method starts as its own default
+    init_pq: str | None = _f(None, "Start of P and Q of the SVD methods: orthogonal, normal or gradient "
+                                   "(HyperAdaLoraConfig.init_pq). Unset: the method's default (hyperadalora: "
+                                   "HyperAdaLoraConfig's, orthogonal; adalora: peft's, normal).")
     init_std: float = _core("init_std")
     lambda_scale: float = _core("lambda_scale")
     normalize_tokens: bool = _core("normalize_tokens")
@@ -172,6 +179,15 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.validate()
 
+    def _resolve_method_defaults(self) -> None:
+        """Fields whose default depends on the method, set where they are unset (the run's config.json records
+        the value used)."""
+        core = HyperAdaLoraConfig()
+        if self.lr is None:
+            self.lr = core.state_lr if self.method == "hyperadalora" else 1e-3
+        if self.init_pq is None:
+            self.init_pq = core.init_pq if self.method == "hyperadalora" else "normal"
+
     # --- validation ----------------------------------------------------------------------------
     def validate(self) -> None:
         """Raise UserInputError naming the field for any impossible setting (nothing is loaded here)."""
@@ -179,6 +195,7 @@ class TrainConfig:
         def bad(name: str, msg: str) -> typing.NoReturn:
             raise UserInputError(f"{name}: {msg}")
 
+        self._resolve_method_defaults()
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
             _check_type(f.name, getattr(self, f.name), hints[f.name])
@@ -256,6 +273,12 @@ class TrainConfig:
         if not re.fullmatch(r"default|pissa|pissa_niter_[1-9]\d*|lora_ga", self.lora_init):
             bad("lora_init", f"unknown value {self.lora_init!r}{_suggest(self.lora_init, LORA_INITS)}; choose one "
                              f"of {', '.join(LORA_INITS)}")
+        if self.init_pq not in INIT_PQS:
+            bad("init_pq", f"unknown value {self.init_pq!r}{_suggest(self.init_pq, INIT_PQS)}; choose one of "
+                           f"{', '.join(INIT_PQS)}")
+        if self.init_pq != "normal" and self.method not in ("hyperadalora", "adalora"):
+            bad("init_pq", f"{self.init_pq} starts the SVD methods hyperadalora / adalora, not {self.method}; use "
+                           "init_pq=normal (LoRA's start is lora_init)")
         if self.lora_init != "default" and self.method not in ("lora", "loraplus"):
             bad("lora_init", f"{self.lora_init} starts methods lora / loraplus, not {self.method}; use "
                              "lora_init=default")

@@ -16,7 +16,7 @@ import contextlib
 import copy
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +87,25 @@ class Method:
         for name in self.heads:
             getattr(model, name).requires_grad_(True)
         return model
+
+    def first_batches_step(self, model: nn.Module, why: str) -> Callable[[], None]:
+        """A `train_step` for a start computed from gradients (LoRA-GA's `preprocess_loraga`, init_pq=gradient):
+        forward and backward of the bare `model` on the run's first `lora_ga_batches` batches (epoch 0's order,
+        the batches training starts with), with the model's own loss on its labels (the task's cross-entropy)."""
+        from .sources import epoch_batches
+
+        if self.data is None:
+            raise ValueError(f"{why} needs the training data to estimate gradients (build_method(data=))")
+        data, c = self.data, self.cfg
+        batches = epoch_batches(len(data.train), c.batch_size, c.seed, 0)[:c.lora_ga_batches]
+        device = next(model.parameters()).device
+
+        def train_step() -> None:
+            for idx in batches:
+                batch = {k: v.to(device) for k, v in data.collate([data.train[i] for i in idx]).items()}
+                model(**batch).loss.backward()
+
+        return train_step
 
     # --- optimisation ----------------------------------------------------------------------------
     def named_trainable(self) -> list[tuple[str, nn.Parameter]]:
@@ -242,25 +261,10 @@ class LoraMethod(Method):
         return peft_model
 
     def _estimate_gradients(self, model: nn.Module, config: Any) -> None:
-        """LoRA-GA's preprocessing: the mean gradient of every target weight over the run's first batches (epoch
-        0's order, the batches training starts with), with the model's own loss on its labels (the task's
-        cross-entropy)."""
+        """LoRA-GA's preprocessing: the mean gradient of every target weight over the run's first batches."""
         from peft import preprocess_loraga
 
-        from .sources import epoch_batches
-
-        if self.data is None:
-            raise ValueError("lora_init=lora_ga needs the training data to estimate gradients (build_method(data=))")
-        data, c = self.data, self.cfg
-        batches = epoch_batches(len(data.train), c.batch_size, c.seed, 0)[:c.lora_ga_batches]
-        device = next(model.parameters()).device
-
-        def train_step() -> None:
-            for idx in batches:
-                batch = {k: v.to(device) for k, v in data.collate([data.train[i] for i in idx]).items()}
-                model(**batch).loss.backward()
-
-        preprocess_loraga(model, config, train_step)
+        preprocess_loraga(model, config, self.first_batches_step(model, "lora_init=lora_ga"))
 
     def total_rank(self) -> int:
         return (self.cfg.lora_r or self.cfg.init_r) * len(self.targets)
@@ -335,13 +339,39 @@ class AdaLoraMethod(LoraMethod):
                              beta1=c.beta1, beta2=c.beta2, total_step=total_steps, task_type=self._task_type())
 
     def _build(self, model: nn.Module, total_steps: int) -> nn.Module:
+        factors = None
+        if self.cfg.init_pq == "gradient":  # from the bare model, before peft injects anything
+            from ..start import gradient_factors
+
+            factors = gradient_factors(model, self.targets, self.first_batches_step(model, "init_pq=gradient"),
+                                       self.cfg.init_r)
         peft_model = super()._build(model, total_steps)  # lora_init is refused for adalora: default start
         self.tuner = peft_model.base_model  # AdaLoraModel: update_and_allocate, rankallocator
         adapter = self.tuner.trainable_adapter_name
+        if self.cfg.init_pq != "normal":
+            self._set_start(factors)
         # peft's AdaLoraModel.forward iterates model.named_parameters() in this order; keep it for equal sums.
         self._orth_params = [("lora_A" in n, p) for n, p in self.tuner.model.named_parameters()
                              if ("lora_A" in n or "lora_B" in n) and adapter in n]
         return peft_model
+
+    @torch.no_grad()
+    def _set_start(self, factors: dict[str, tuple[torch.Tensor, torch.Tensor]] | None) -> None:
+        """HyperAdaLoRA's init_pq start (start.py) on peft's factors, for a comparison of equal starts: lora_B = P
+        (d_out × r), lora_A = Q (r × d_in), lora_E = Λ stays 0; the gradient's singular vectors (`factors`, by
+        module name) or random orthonormal ones."""
+        from peft.tuners.adalora import AdaLoraLayer
+
+        from ..start import orthonormal
+
+        adapter = self.tuner.trainable_adapter_name
+        for name, layer in self.tuner.model.named_modules():
+            if isinstance(layer, AdaLoraLayer) and adapter in layer.lora_A:
+                A, B = layer.lora_A[adapter], layer.lora_B[adapter]
+                P, Q = factors[name] if factors is not None else (
+                    orthonormal(B.shape, rows=False, device=B.device), orthonormal(A.shape, rows=True, device=A.device))
+                B.copy_(P)
+                A.copy_(Q)
 
     def regulariser(self, out: Any) -> torch.Tensor:
         """peft's AdaLoraModel.forward regulariser: mean over lora_A/lora_B of ‖AAᵀ−I‖_F / ‖BᵀB−I‖_F (unsquared)."""
@@ -420,8 +450,10 @@ class HyperAdaLoraMethod(Method):
     def _build(self, model: nn.Module, total_steps: int) -> nn.Module:
         from .. import get_hyperadalora_model
 
+        step = self.first_batches_step(model, "init_pq=gradient") if self.cfg.init_pq == "gradient" else None
         try:
-            return get_hyperadalora_model(model, hyperadalora_config(self.cfg, self.targets, self.heads, total_steps))
+            return get_hyperadalora_model(model, hyperadalora_config(self.cfg, self.targets, self.heads, total_steps),
+                                          train_step=step)
         except ValueError as e:
             raise UserInputError(str(e)) from None
 

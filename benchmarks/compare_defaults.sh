@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Issue #17: the default at one rate (η = 1e-2, orthonormal start, no sweep) against every method a user would pick
+# instead, each at its own swept best under the linear schedule (issue #16's picks, passed with --lr; their runs are
+# copied from benchmarks/results/compare_baselines_<task>), 3 seeds, SST-2, NLG and MRPC; then the default from rates
+# 1e-5 … 3e-2 on SST-2 and NLG. The warm starts come first (benchmarks/warm_start.sh). Two lanes on a 2-core CPU:
+#   bash benchmarks/compare_defaults.sh laneA & bash benchmarks/compare_defaults.sh laneB; wait
+#   bash benchmarks/compare_defaults.sh merge
+#   bash benchmarks/compare_defaults.sh ratesA & bash benchmarks/compare_defaults.sh ratesB; wait
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .venv/bin/activate
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=1
+R=benchmarks/results
+# the baselines' swept rates (an --lr NAME hits the variant of that name and every variant of that method)
+SST2=(--experiment defaults --task sst2 --threads 1 --reuse-from $R/compare_baselines_sst2)
+SST2_LR=(--lr adalora=1e-2 --lr lora=3e-3)
+MRPC=(--experiment defaults --task mrpc --threads 1 --reuse-from $R/compare_baselines_mrpc)
+MRPC_LR=(--lr adalora=1e-2 --lr lora=1e-3)
+NLG=(--experiment nlg-defaults --threads 1 --reuse-from $R/compare_baselines_nlg)
+MRPC_METHODS=adalora,lora,loraplus,lora_r2,adalora_orth,head,default,default_warm,per_matrix  # no default_full: CPU time
+bench_of() { [ -f "$R/step_cpu_$1_defaults.json" ] && echo "--bench $R/step_cpu_$1_defaults.json" || true; }
+case "${1:-}" in
+  laneA)
+    hyperadalora compare "${SST2[@]}" "${SST2_LR[@]}" --methods default,default_warm,default_full,per_matrix,adalora_orth,lora_r2 --target-loss 0.3620 --out $R/defaults_sst2_lane
+    hyperadalora compare "${NLG[@]}" --methods default,default_warm,per_matrix,adalora_orth,lora_r2 --target-loss 2.8027 --out $R/defaults_nlg_lane
+    ;;
+  laneB)
+    hyperadalora compare "${MRPC[@]}" "${MRPC_LR[@]}" --methods default,default_warm,per_matrix,adalora_orth,lora_r2 --target-loss 0.5188 --out $R/defaults_mrpc_lane
+    ;;
+  merge)  # every run copied (lanes, #16's baselines), none retrained; the bench time ratios once measured
+    hyperadalora compare "${SST2[@]}" "${SST2_LR[@]}" --lr loraplus=3e-3 --reuse-from $R/defaults_sst2_lane $(bench_of sst2) --out $R/compare_defaults_sst2
+    hyperadalora compare "${NLG[@]}" --reuse-from $R/defaults_nlg_lane $(bench_of nlg) --out $R/compare_defaults_nlg
+    hyperadalora compare "${MRPC[@]}" "${MRPC_LR[@]}" --lr loraplus=1e-3 --methods $MRPC_METHODS --reuse-from $R/defaults_mrpc_lane $(bench_of mrpc) --out $R/compare_defaults_mrpc
+    ;;
+  ratesA)  # the default from every decade of [1e-5, 3e-2] (1e-2 is the main runs)
+    for lr in 1e-5 1e-4 1e-3 3e-2; do
+      hyperadalora compare "${SST2[@]}" --methods default --lr default=$lr --target-loss 0.3620 --out $R/compare_defaults_sst2_lr_$lr
+    done
+    ;;
+  ratesB)
+    for lr in 1e-5 1e-4 1e-3 3e-2; do
+      hyperadalora compare "${NLG[@]}" --methods default --lr default=$lr --target-loss 2.8027 --out $R/compare_defaults_nlg_lr_$lr
+    done
+    ;;
+  *) echo "usage: $0 laneA|laneB|merge|ratesA|ratesB" >&2; exit 2 ;;
+esac
