@@ -8,9 +8,9 @@ No GPU and no 8B weights here, so the parts are measured one at a time on this C
    forward + backward time and the bytes they keep for the backward (saved-tensor hooks, each storage counted
    once, their own weights not counted), for ONE matrix of every distinct sequence length; a group of n matrices
    is n independent sequences, so its cost is n × that (the linear extrapolation is the model, stated as such).
-   Variants: the default `attention_block="auto"` (full attention up to 2,048 rows, blocks of 128 above) and full
+   Variants: the default `attention_block="auto"` (full attention up to 256 rows, blocks of 128 above) and full
    attention over every row (eq. 8, 0.2's default), each with and without `hypernet_checkpointing` (whose GPU
-   FLOPs count the recompute: one more forward), and `attention_block=256`.
+   FLOPs count the recompute: one more forward); 0.3's "auto" checkpointing is on at these shapes.
 3. The base model's step: one decoder layer's forward + input-gradient backward (frozen weights) at batch 1 and a
    short sequence on this CPU, scaled linearly to sequence 512 and to the layer count, plus the LM head; and,
    for a GPU, an analytic FLOP count (forward 2·P·tokens + backward 2·P·tokens for input gradients only, plus
@@ -61,15 +61,14 @@ BATCHES = (1, 2, 4, 8, 16, 32)
 MEMORY_BATCHES = (1, 8)
 R = 3
 HIDDEN, HEADS, FFN = 32, 2, 128  # the default hypernetworks
-VARIANTS = {  # name -> (attention_block, hypernet_checkpointing)
-    "auto (default)": ("auto", False),
-    "auto + hypernet_checkpointing": ("auto", True),
-    "full attention (eq. 8, 0.2's default)": (None, False),
-    "full attention + hypernet_checkpointing": (None, True),
-    "attention_block=256": (256, False),
+VARIANTS = {  # name -> (attention_block, hypernet_checkpointing); "auto" checkpointing is on at these shapes
+    "default (0.3): blocks above 256 rows, checkpointing": ("auto", True),
+    "blocks above 256 rows, no checkpointing": ("auto", False),
+    "full attention (eq. 8), no checkpointing (0.2's default)": (None, False),
+    "full attention + checkpointing": (None, True),
 }
 # Measured at full size, every entry and token at once (the others per matrix only: full attention takes minutes)
-OWN_WORK_VARIANTS = ("auto (default)", "auto + hypernet_checkpointing")
+OWN_WORK_VARIANTS = ("default (0.3): blocks above 256 rows, checkpointing", "blocks above 256 rows, no checkpointing")
 ADALORA_FLOATS_PER_ENTRY = 7  # P/Λ/Q, gradient, Adam m and v, RankAllocator ipt, exp_avg_ipt, exp_avg_unc
 OURS_STATE_FLOATS_PER_ENTRY = 7  # S, last gradient, m, v, accumulator, generated value, its gradient
 OURS_GRAPH_FLOATS_PER_ENTRY = 6  # saved by the gradient rule's elementwise ops (tanh, exp, tanh, α, m̂/d, g/d)
@@ -412,7 +411,7 @@ def main() -> int:
         ours_state_bytes = entries * 4 * OURS_STATE_FLOATS_PER_ENTRY
         adalora_peak = {b: peak_memory(weights, per_token_acts, entries, b * SEQ, None) for b in MEMORY_BATCHES}
         entry = {
-            "adapted_modules": n_modules, "state_entries": entries, "groups": hyper["auto (default)"]["groups"],
+            "adapted_modules": n_modules, "state_entries": entries, "groups": hyper[next(iter(VARIANTS))]["groups"],
             "total_tokens": sum(g["matrices"] * g["tokens_per_matrix"] for g in groups),
             "adalora_adapter_and_adam_bytes": adalora_bytes, "hyperadalora_state_bytes": ours_state_bytes,
             "base_layer_cpu_seconds_at_seq": {"seq": args.base_seq, "layer": layer_s, "head": head_s},

@@ -97,8 +97,95 @@ def robustness() -> str:
     return head + "\n" + "\n".join(rows) + "\n"
 
 
+CANDIDATES = ("default", "default_warm", "default_full", "per_matrix")  # HyperAdaLoRA variants of compare_defaults_*
+HIGHER_IS_BETTER = {"accuracy": True, "f1": True, "heldout_loss": False}
+
+
+def goal(task: str) -> str:
+    """Issue #17's criteria per candidate: against the best method a user could pick (each at its swept best) and
+    against AdaLoRA, steps to its final loss (≤ 0.8×), final loss (≤), dev metric (≥ its − 0.5 pt), the bench time
+    ratio (≤ 1.0 vs AdaLoRA), no seed diverging (every seed ends below its start); per-seed final losses beside the
+    means."""
+    s = _load(f"compare_defaults_{task}")
+    if s is None:
+        return f"`compare_defaults_{task}`: not measured yet\n"
+    metric, variants = METRIC[task], s["variants"]
+    best = s["best_baseline"]
+    b = variants[best]
+
+    def dev(v: dict[str, Any]) -> float:
+        return v["final_metrics"][metric]["mean"]
+
+    def dev_ok(v: dict[str, Any], ref: dict[str, Any]) -> bool:
+        # "≥ its − 0.5 pt": metrics in [0, 1] are fractions (0.5 pt = 0.005); held-out loss: not above + 0.005
+        return dev(v) >= dev(ref) - 0.005 if HIGHER_IS_BETTER[metric] else dev(v) <= dev(ref) + 0.005
+
+    def seeds(v: dict[str, Any]) -> str:
+        return " / ".join(_f(r["final_smoothed_loss"], 3) for r in v["per_seed"])
+
+    lines = [f"`compare_defaults_{task}`: best method a user could pick `{best}` (final {_f(b['final_smoothed_loss']['mean'], 4)}, "
+             f"per seed {seeds(b)}; dev {metric} {_f(dev(b))}); AdaLoRA final {_f(variants['adalora']['final_smoothed_loss']['mean'], 4)}", "",
+             "| variant | final (mean ± sd) | per seed | steps to the best's final (ratio; goal ≤ 0.8) | final ≤ best's? | "
+             f"dev {metric} (≥ best's − 0.5 pt?) | steps to AdaLoRA's final (ratio) | bench time ratio vs AdaLoRA (goal ≤ 1.0) | "
+             "smallest drop below its start over seeds (< 0: diverged) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name in [n for n in CANDIDATES if n in variants] + ["adalora_orth", "lora_r2"]:
+        if name not in variants:
+            continue
+        v = variants[name]
+        fl = v["final_smoothed_loss"]
+        drop = min(1 - r["final_smoothed_loss"] / r["start_loss"] for r in v["per_seed"])  # < 0: a seed ended above its start
+        lines.append(
+            f"| `{name}` | {_f(fl['mean'], 4)} ± {_f(fl['std'], 4)} | {seeds(v)} | "
+            f"{_steps(v.get('steps_to_best_baseline'), v.get('step_ratio_vs_best_baseline'))} | "
+            f"{'yes' if fl['mean'] <= b['final_smoothed_loss']['mean'] else 'no'} | "
+            f"{_f(dev(v))} ({'yes' if dev_ok(v, b) else 'no'}) | "
+            f"{_steps(v.get('steps_to_target'), v.get('step_ratio_vs_baseline'))} | "
+            f"{_f(v.get('bench_time_ratio_vs_baseline'), 2)} | {100 * drop:.0f} % |")
+    return "\n".join(lines) + "\n"
+
+
+def rate_figure() -> str:
+    """The default from every decade of [1e-5, 3e-2]: final loss per rate and the worst relative to its best rate
+    (goal: within 5 %); Prodigy's and schedule-free AdamW's same figure from their issue-#16 sweeps (80 steps, seed 0,
+    each over its own knob: Prodigy's d_coef, schedule-free's rate on the part of its grid inside [1e-5, 3e-2])."""
+    rows = []
+    for label, task in (("SST-2", "sst2"), ("NLG", "nlg")):
+        cells: dict[float, float] = {}
+        main_s = _load(f"compare_defaults_{task}")
+        if main_s and "default" in main_s["variants"]:
+            cells[main_s["variants"]["default"]["lr"]] = main_s["variants"]["default"]["final_smoothed_loss"]["mean"]
+        for lr in ("1e-5", "1e-4", "1e-3", "3e-2"):
+            s = _load(f"compare_defaults_{task}_lr_{lr}")
+            if s:
+                cells[float(lr)] = s["variants"]["default"]["final_smoothed_loss"]["mean"]
+        if cells:
+            bestv = min(cells.values())
+            row = " | ".join(_f(cells.get(lr), 3) for lr in (1e-5, 1e-4, 1e-3, 1e-2, 3e-2))
+            rows.append(f"| {label} | `default` (200 steps, 3 seeds) | {row} | {100 * (max(cells.values()) / bestv - 1):+.0f} % |")
+        base = _load(f"compare_baselines_{task}")
+        for name in ("lora_prodigy", "adalora_prodigy", "lora_schedulefree", "adalora_schedulefree"):
+            sw = ((base or {}).get("lr_sweep") or {}).get("variants", {}).get(name)
+            if not sw:
+                continue
+            losses = {float(k): x for k, x in sw["losses"].items() if sw["field"] != "lr" or 1e-5 <= float(k) <= 3e-2}
+            knob = "d_coef " + ", ".join(f"{k:g}" for k in losses) if sw["field"] != "lr" else \
+                "lr " + ", ".join(f"{k:g}" for k in losses)
+            worst = 100 * (max(losses.values()) / min(losses.values()) - 1)
+            rows.append(f"| {label} | `{name}` (sweep: 80 steps, seed 0; {knob}) | "
+                        + " | ".join(_f(losses.get(lr), 3) if sw["field"] == "lr" else "" for lr in (1e-5, 1e-4, 1e-3, 1e-2, 3e-2))
+                        + f" | {worst:+.0f} % |")
+    head = ("| task | method | η 1e-5 | 1e-4 | 1e-3 | 1e-2 | 3e-2 | worst over its best |\n"
+            "|---|---|---|---|---|---|---|---|")
+    return head + "\n" + "\n".join(rows) + "\n"
+
+
 def main() -> int:
     out = ["# Tables of docs/results.md (printed by benchmarks/results_tables.py from the summaries)", ""]
+    out += ["## Issue #17: the default at one rate against every method at its swept best", ""]
+    for label, task in TASKS.items():
+        out += [f"### {label}", "", headline(f"compare_defaults_{task}", task), goal(task)]
+    out += ["## Issue #17: the default from every rate in [1e-5, 3e-2]", "", rate_figure()]
     out += ["## Linear schedule, every method at its swept best", ""]
     for label, task in TASKS.items():
         out += [f"### {label}", "", headline(f"compare_baselines_{task}", task)]

@@ -43,6 +43,6 @@ bash benchmarks/compare_baselines.sh mrpc-merge
 #     0.592 against 0.519 at 1e-3, so the pick stands (weights deleted; config, log and summary kept)
 hyperadalora train --config $R/compare_baselines_mrpc/sweep/lora/lr0.001/config.json --lr 3e-4 --out $R/mrpc_lora_edge/lr0.0003 --no-resume --no-progress
 # (9) the bench time ratios (interleaved step-time benchmark on each task's shapes), then the reports rebuilt with them
-bash benchmarks/step_cpu_tasks.sh
+bash benchmarks/step_cpu_tasks.sh baselines  # (written as `bash benchmarks/step_cpu_tasks.sh` when it ran on 0.2)
 for x in merge constant mrpc-merge; do bash benchmarks/compare_baselines.sh $x; done  # every run copied, none retrained
 python benchmarks/results_tables.py > $R/tables.md

@@ -81,12 +81,19 @@ class HyperAdaLoraConfig:
     hypernet_dropout: float = field(default=0.0, metadata={"help": "Dropout inside the hypernetworks."})
     hypernet_checkpointing: bool | str = field(
         default="auto",
-        metadata={"help": "Recompute the hypernetworks' activations in the backward, in chunks of at most 8,192 "
+        metadata={"help": "Recompute the hypernetworks' activations in the backward, in chunks of at most 2,048 "
                           "tokens: their memory drops from every row's activations to one chunk's, for one more "
                           "hypernetwork forward per step. 'auto' (default): where the activations they would keep "
                           "(≈ 2.3 KB per row or column of every adapted matrix) exceed a quarter of the frozen "
                           "weights' bytes, which is every model measured here (MiniLM, stories260k, 7-8B); "
                           "True / False force it (docs/method.md, Cost)."},
+    )
+    hypernet_compile: bool = field(
+        default=False,
+        metadata={"help": "torch.compile the hypernetworks (in place: the saved keys do not change). On this CPU "
+                          "8-17 % off their forward + backward once compiled, after about a minute of compilation: "
+                          "for long runs. Without checkpointing ('auto' turns it off; True is refused): "
+                          "torch.utils.checkpoint's recompute does not match a compiled forward (docs/method.md, Cost)."},
     )
     position_encoding: bool = field(
         default=True,
@@ -188,6 +195,9 @@ class HyperAdaLoraConfig:
             bad("init_pq", f"unknown value {self.init_pq!r}; choose one of {', '.join(INIT_PQS)}")
         if self.hypernet_checkpointing not in (True, False, "auto"):
             bad("hypernet_checkpointing", f"must be true, false or 'auto', got {self.hypernet_checkpointing!r}")
+        if self.hypernet_compile and self.hypernet_checkpointing is True:
+            bad("hypernet_compile", "cannot be combined with hypernet_checkpointing=True (the checkpoint's recompute "
+                                    "does not match a compiled forward); drop one of them")
         block = self.attention_block
         if not (block is None or block in ATTENTION_BLOCKS
                 or (isinstance(block, int) and not isinstance(block, bool) and block >= 1)):

@@ -285,3 +285,19 @@ def test_an_adapter_reads_a_shared_holder_not_the_model():
     model = wrap()
     assert all(a.triplets is model.triplets for a in model.adapters)
     assert not any(isinstance(v, nn.Module) and v is model for a in model.adapters for v in vars(a).values())
+
+
+@pytest.mark.slow
+def test_compiled_hypernetworks_take_the_eager_steps():
+    """hypernet_compile=True compiles the hypernetworks in place: the same state-dict keys and, within float
+    tolerance, the same steps as eager ones."""
+    batch = tiny_batch("bert")
+    models = [wrap(dropout=False), wrap(dropout=False, hypernet_compile=True)]
+    for model in models:
+        opt = torch.optim.AdamW(model.trainable_parameters(), lr=1e-2)
+        for t in range(1, 4):
+            step(model, batch, opt, t)
+    eager, compiled = (m.adapter_state_dict() for m in models)
+    assert list(eager) == list(compiled)
+    for k, a in eager.items():
+        assert torch.allclose(a, compiled[k], atol=1e-5, rtol=1e-4), k

@@ -212,3 +212,30 @@ def test_adalora_takes_the_orthogonal_start_and_refuses_it_for_lora(make_cfg, ti
         assert torch.allclose(gram, torch.eye(gram.shape[0]), atol=1e-5), n
     with pytest.raises(UserInputError, match="init_pq: orthogonal starts the SVD methods"):
         make_cfg(method="lora", init_pq="orthogonal")
+
+
+def test_the_gradient_start_is_the_same_for_adalora_and_hyperadalora(make_cfg, tiny):
+    """init_pq=gradient gives peft's AdaLoRA exactly HyperAdaLoRA's starting P and Q (lora_B = P, lora_A = Q, from the
+    same batches' mean gradient), so that a comparison of the two measures the hypernetworks, not the start."""
+    starts = {}
+    for method in ("adalora", "hyperadalora"):
+        cfg = make_cfg(method=method, init_pq="gradient", lora_ga_batches=2)
+        tokenizer, base = load_model(cfg, causal=False)
+        starts[method] = build_method(base, cfg, False, cfg.max_steps, load_data(cfg, tokenizer))
+    ada, hyper = starts["adalora"], starts["hyperadalora"].model
+    adapter = ada.tuner.trainable_adapter_name
+    for name, layer in zip(hyper.adapted_names, hyper.adapters, strict=True):
+        P, _, Q = hyper.triplet(layer, committed=True)
+        peft_layer = ada.tuner.model.get_submodule(name)
+        torch.testing.assert_close(peft_layer.lora_B[adapter].detach(), P, rtol=0, atol=1e-6)
+        torch.testing.assert_close(peft_layer.lora_A[adapter].detach(), Q, rtol=0, atol=1e-6)
+        assert not torch.any(peft_layer.lora_E[adapter])  # Λ = 0: both start as the base model
+
+
+def test_the_rate_and_the_start_default_per_method(make_cfg):
+    """Unset, `lr` and `init_pq` take the method's own defaults: HyperAdaLoRA's η 1e-2 and orthonormal start (the
+    core config's), the peft methods' 1e-3 and AdaLoRA's normal start; given, they are kept."""
+    hyper, ada, lora = (make_cfg(method=m) for m in ("hyperadalora", "adalora", "lora"))
+    assert (hyper.lr, hyper.init_pq) == (1e-2, "orthogonal")
+    assert (ada.lr, ada.init_pq) == (1e-3, "normal") and (lora.lr, lora.init_pq) == (1e-3, "normal")
+    assert make_cfg(method="hyperadalora", lr=3e-2, init_pq="normal").to_dict()["lr"] == 3e-2

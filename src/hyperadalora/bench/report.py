@@ -185,8 +185,9 @@ def bench_key(variant: dict[str, Any]) -> str:
     """The `hyperadalora bench --methods` spec whose step costs what a variant's step costs. A start (PiSSA, LoRA-GA)
     changes initial values only, so its step is its method's; the optimizer and the generation rule change it."""
     method = variant.get("method", "hyperadalora")
-    options = [f"{k}={variant[k]}" for k in ("optimizer", "generation", "hypernet", "attention_block")
-               if k in variant and variant[k] not in (None, "adamw", "gradient", "attention")]
+    options = [f"{k}={str(variant[k]).lower() if isinstance(variant[k], bool) else variant[k]}"
+               for k in ("optimizer", "generation", "hypernet", "attention_block", "hypernet_checkpointing")
+               if k in variant and variant[k] not in (None, "adamw", "gradient", "attention", "auto")]
     return method + (":" + ",".join(options) if options else "")
 
 

@@ -72,7 +72,7 @@ def from_tokens(kind: str, y: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return y.view(*shape, -1)  # (n, r, O)
 
 
-CHECKPOINT_TOKENS = 8_192  # tokens per recomputed chunk with hypernet_checkpointing
+CHECKPOINT_TOKENS = 2_048  # tokens per recomputed chunk with hypernet_checkpointing
 # hypernet_checkpointing="auto": on where the hypernetworks would keep more than this share of the frozen weights'
 # bytes (the one part of a step's memory known when the model is wrapped, and a lower bound on it).
 CHECKPOINT_SHARE = 0.25
@@ -107,11 +107,15 @@ class Rule(nn.Module):
         kw = dict(hidden=cfg.hypernet_hidden, heads=cfg.hypernet_heads, layers=cfg.hypernet_layers,
                   ffn=cfg.hypernet_ffn, dropout=cfg.hypernet_dropout, position_encoding=cfg.position_encoding)
         dims = self.token_dims(cfg.init_r)
-        return nn.ModuleDict({
+        nets = nn.ModuleDict({
             "P": build_hypernet(cfg.hypernet, *dims["P"], attention_block=cfg.attention_block, **kw),  # tokens: rows of P
             "lam": build_hypernet(cfg.hypernet, *dims["lam"], **kw),  # tokens: every singular value of the model
             "Q": build_hypernet(cfg.hypernet, *dims["Q"], attention_block=cfg.attention_block, **kw),  # tokens: columns of Q
         }).to(device)
+        if cfg.hypernet_compile:
+            for net in nets.values():
+                net.compile()  # in place: parameters and state-dict keys stay the module's own
+        return nets
 
     def saved_bytes(self) -> int:
         """Predicted bytes the hypernetworks keep for the backward in one step without checkpointing, fp32 per token:
@@ -131,8 +135,8 @@ class Rule(nn.Module):
 
     def decide_checkpointing(self, frozen_bytes: int) -> bool:
         """Resolve hypernet_checkpointing="auto" for a model whose frozen weights take `frozen_bytes`."""
-        if self.config.hypernet_checkpointing == "auto":
-            self.checkpointing = self.saved_bytes() > CHECKPOINT_SHARE * frozen_bytes
+        if self.config.hypernet_checkpointing == "auto":  # never with compiled hypernetworks (config.py)
+            self.checkpointing = not self.config.hypernet_compile and self.saved_bytes() > CHECKPOINT_SHARE * frozen_bytes
         return self.checkpointing
 
     def attention_spans(self) -> dict[str, int | None]:

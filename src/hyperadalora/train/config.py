@@ -142,6 +142,7 @@ class TrainConfig:
     hypernet_ffn: int = _core("hypernet_ffn")
     hypernet_dropout: float = _core("hypernet_dropout")
     hypernet_checkpointing: bool | str = _core("hypernet_checkpointing")
+    hypernet_compile: bool = _core("hypernet_compile")
     attention_block: int | str | None = _core("attention_block")
     generation: str = _core("generation", choices=GENERATIONS)
     max_gain: float = _core("max_gain")

@@ -88,10 +88,12 @@ class Method:
             getattr(model, name).requires_grad_(True)
         return model
 
-    def first_batches_step(self, model: nn.Module, why: str) -> Callable[[], None]:
+    def first_batches_step(self, model: nn.Module, why: str, seed: int | None = None) -> Callable[[], None]:
         """A `train_step` for a start computed from gradients (LoRA-GA's `preprocess_loraga`, init_pq=gradient):
         forward and backward of the bare `model` on the run's first `lora_ga_batches` batches (epoch 0's order,
-        the batches training starts with), with the model's own loss on its labels (the task's cross-entropy)."""
+        the batches training starts with), with the model's own loss on its labels (the task's cross-entropy).
+        With `seed`, the dropout masks are drawn from it (and the caller's RNG is left as it was), so that every
+        method computing the start sees the same gradient."""
         from .sources import epoch_batches
 
         if self.data is None:
@@ -101,9 +103,13 @@ class Method:
         device = next(model.parameters()).device
 
         def train_step() -> None:
-            for idx in batches:
-                batch = {k: v.to(device) for k, v in data.collate([data.train[i] for i in idx]).items()}
-                model(**batch).loss.backward()
+            with contextlib.ExitStack() as stack:
+                if seed is not None:
+                    stack.enter_context(torch.random.fork_rng(devices=[device] if device.type == "cuda" else []))
+                    torch.manual_seed(seed)
+                for idx in batches:
+                    batch = {k: v.to(device) for k, v in data.collate([data.train[i] for i in idx]).items()}
+                    model(**batch).loss.backward()
 
         return train_step
 
@@ -343,8 +349,8 @@ class AdaLoraMethod(LoraMethod):
         if self.cfg.init_pq == "gradient":  # from the bare model, before peft injects anything
             from ..start import gradient_factors
 
-            factors = gradient_factors(model, self.targets, self.first_batches_step(model, "init_pq=gradient"),
-                                       self.cfg.init_r)
+            factors = gradient_factors(model, self.targets,
+                                       self.first_batches_step(model, "init_pq=gradient", self.cfg.seed), self.cfg.init_r)
         peft_model = super()._build(model, total_steps)  # lora_init is refused for adalora: default start
         self.tuner = peft_model.base_model  # AdaLoraModel: update_and_allocate, rankallocator
         adapter = self.tuner.trainable_adapter_name
@@ -450,7 +456,7 @@ class HyperAdaLoraMethod(Method):
     def _build(self, model: nn.Module, total_steps: int) -> nn.Module:
         from .. import get_hyperadalora_model
 
-        step = self.first_batches_step(model, "init_pq=gradient") if self.cfg.init_pq == "gradient" else None
+        step = self.first_batches_step(model, "init_pq=gradient", self.cfg.seed) if self.cfg.init_pq == "gradient" else None
         try:
             return get_hyperadalora_model(model, hyperadalora_config(self.cfg, self.targets, self.heads, total_steps),
                                           train_step=step)
