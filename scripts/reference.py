@@ -13,8 +13,9 @@ def main(run: str, comparison: str) -> int:
     reference = json.loads(Path(comparison).read_text())
     print(f"\n{summary['method']} on {summary['task']}: dev {metric} {value:.4f} (this run, seed {summary['seed']})")
     schedule = reference["plan"]["common"].get("lr_scheduler", "linear")
-    print(f"the same settings in {comparison} ({len(reference['plan']['seeds'])} seeds, {schedule} schedule, each "
-          f"method at its swept rate; dev {metric} mean ± std, lowest final training loss first):")
+    print(f"the same settings in {comparison} ({len(reference['plan']['seeds'])} seeds, {schedule} schedule, "
+          f"HyperAdaLoRA's variants at their default rate, every other method at its swept rate; dev {metric} mean ± "
+          f"std, lowest final training loss first):")
     ranked = sorted(reference["variants"].items(), key=lambda kv: kv[1]["final_smoothed_loss"]["mean"])
     for name, v in ranked:
         m = v["final_metrics"][metric]

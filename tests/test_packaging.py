@@ -36,6 +36,7 @@ def test_the_built_wheel_installs_and_trains_outside_the_checkout(tmp_path: Path
     wheel = next((tmp_path / "dist").glob("hyperadalora-*.whl"))
     names = subprocess.run([sys.executable, "-m", "zipfile", "-l", wheel], capture_output=True, text=True).stdout
     assert "hyperadalora/generation/gradient.py" in names and "LICENSE" in names
+    assert "hyperadalora/warm_starts/glue-alpaca-r3.safetensors" in names  # package data: loaded by name
 
     # A fresh environment with the CPU torch and the other requirements of this one (a .pth path entry: the
     # directory is importable but its .pth files, such as the checkout's editable install, are not run).
@@ -48,6 +49,9 @@ def test_the_built_wheel_installs_and_trains_outside_the_checkout(tmp_path: Path
     assert installed.returncode == 0, installed.stderr[-2000:]
     where = _run([py, "-c", "import hyperadalora; print(hyperadalora.__file__)"], cwd=tmp_path)
     assert str(site) in where.stdout, where.stdout + where.stderr  # the wheel's copy, not the checkout's
+    shipped = _run([py, "-c", "from hyperadalora.warm_start import resolve; print(resolve('glue-alpaca-r3')[0].is_file())"],
+                   cwd=tmp_path)
+    assert shipped.stdout.strip() == "True", shipped.stdout + shipped.stderr
     check = _run([py, "-c", CHECK_REQUIREMENTS], cwd=tmp_path)
     assert check.returncode == 0 and check.stdout.strip() == "ok", check.stdout + check.stderr
 

@@ -128,3 +128,22 @@ def test_unreadable_oversized_and_foreign_files_are_refused(tmp_path, warm):
 def test_a_warm_start_is_for_the_gradient_rule_only():
     with pytest.raises(ValueError, match="hypernet_init: a warm start is a gradient-rule"):
         HyperAdaLoraConfig(init_r=3, target_r=2, generation="per_matrix", hypernet_init="x.safetensors")
+
+
+def test_the_shipped_warm_start_loads_by_name_and_its_checksum_is_checked(monkeypatch):
+    import hyperadalora.warm_start as ws
+
+    assert set(ws.SHIPPED) == {"glue-alpaca-r3"}
+    model = wrap("llama", hypernet_init="glue-alpaca-r3")  # the defaults it was trained with: r = 3, h = 32, …
+    with safe_open(str(ws.SHIPPED_DIR / ws.SHIPPED["glue-alpaca-r3"][0]), framework="pt") as f:
+        meta = f.metadata()
+        saved = {k: f.get_tensor(k) for k in f.keys()}
+    assert len(json.loads(meta["trained_on"])) == 3  # SST-2, NLG, MRPC
+    for k, v in saved.items():
+        assert torch.equal(model.rule.hypernets.state_dict()[k.removeprefix("hypernets.")], v), k
+    # the package's record of the checksum is checked, not only the file's own
+    monkeypatch.setitem(ws.SHIPPED, "glue-alpaca-r3", (ws.SHIPPED["glue-alpaca-r3"][0], "0" * 64))
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        wrap("llama", hypernet_init="glue-alpaca-r3")
+    with pytest.raises(ValueError, match="hypernet_hidden"):  # it fits the default hypernetworks only
+        wrap("llama", hypernet_init="glue-alpaca-r3", hypernet_hidden=16, hypernet_heads=2)

@@ -43,7 +43,11 @@ def gradient_factors(model: nn.Module, names: Sequence[str], train_step: Callabl
     any adapter is injected): the top-r left and right singular vectors of the mean gradient of each layer's weight
     over the forward + backward passes `train_step` runs (as `peft.preprocess_loraga` takes it). The model's
     parameters keep their `requires_grad` and are left with no `.grad`."""
-    from peft import LoraConfig, LoraGAConfig, preprocess_loraga
+    try:
+        from peft import LoraConfig, LoraGAConfig, preprocess_loraga
+    except ImportError:  # LoRA-GA came to peft after the oldest version this package accepts
+        raise ValueError("init_pq: 'gradient' needs a peft with LoRA-GA (peft.preprocess_loraga); upgrade peft or "
+                         "use init_pq='orthogonal'") from None
     from transformers.pytorch_utils import Conv1D
 
     config = LoraConfig(r=r, target_modules=list(names), init_lora_weights="lora_ga", lora_ga_config=LoraGAConfig())

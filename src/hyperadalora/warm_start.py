@@ -31,7 +31,11 @@ FORMAT_VERSION = 1
 MAX_BYTES = 64 * 2**20  # a warm start is Φ alone (~0.2 MB at the defaults): anything far larger is refused unread
 SHIPPED_DIR = Path(__file__).parent / "warm_starts"
 # name -> (file in SHIPPED_DIR, SHA-256 of its tensors): the checksum a shipped warm start must have on load.
-SHIPPED: dict[str, tuple[str, str]] = {}
+# glue-alpaca-r3: the default's Φ after SST-2 (seed 10), NLG on Alpaca (11) and MRPC (12), init_r 3
+# (benchmarks/warm_start.sh shipped; docs/method.md, "Warm starts of Φ").
+SHIPPED: dict[str, tuple[str, str]] = {
+    "glue-alpaca-r3": ("glue-alpaca-r3.safetensors", "7d96e815537430767184b165c13eeef546d4c7bfe53652bdae72135c10dfee69"),
+}
 # What must agree between the config a warm start was trained with and the one it is loaded into.
 FIT_FIELDS = ("generation", "hypernet", "hypernet_hidden", "hypernet_heads", "hypernet_layers", "hypernet_ffn",
               "init_r", "position_encoding")
