@@ -91,7 +91,7 @@ class HyperAdaLoraConfig:
     hypernet_compile: bool = field(
         default=False,
         metadata={"help": "torch.compile the hypernetworks (in place: the saved keys do not change). On this CPU "
-                          "8-17 % off their forward + backward once compiled, after about a minute of compilation: "
+                          "0.83-0.92x their eager forward + backward once compiled, after about a minute of compiling: "
                           "for long runs. Without checkpointing ('auto' turns it off; True is refused): "
                           "torch.utils.checkpoint's recompute does not match a compiled forward (docs/method.md, Cost)."},
     )
