@@ -5,9 +5,10 @@
 # the image has torch, transformers, peft, accelerate, safetensors but not datasets or rouge-score, which the
 # bench never imports), runs a CUDA smoke test on tiny-llama, then `hyperadalora bench` on the
 # Llama-3.1-8B and Qwen2.5-7B architectures (random bf16 weights, no download) at sequence 512 for the default
-# (generation="gradient", attention_block="auto": eq. 8 up to 2,048 rows, blocks of 128 above), with
-# hypernet_checkpointing (memory), and full attention over every row (0.2's default), then, where there are 2+ GPUs, the FSDP2 path of `hyperadalora train` on a
-# tiny LLaMA; it writes into $OUT:
+# (0.3: generation="gradient", attention_block="auto": eq. 8 up to 256 rows, blocks of 128 above;
+# hypernet_checkpointing="auto", on at these shapes), without checkpointing, and with full attention over every row
+# and no checkpointing (0.2's default; hypernet_compile is left out: its compilation would not fit the lease), then, where there
+# are 2+ GPUs, the FSDP2 path of `hyperadalora train` on a tiny LLaMA; it writes into $OUT:
 #   step_gpu_llama-3.1-8b.json/.md, step_gpu_qwen2.5-7b.json/.md, fsdp2.log (2+ GPUs), gpu_check.log
 # Set the predictions of benchmarks/results/cost_model_8b.md beside the measured ratios.
 # Commit those under benchmarks/results/ with the date, the GPU and the commit (printed first) named.
@@ -44,7 +45,8 @@ bench smoke-tiny-llama 90 --preset tiny-llama --seq-len 128 --batch-sizes 1 4 --
   --profile-batch-sizes 4 --profile-steps 1
 
 # The paper's Table 4 sizes at sequence 512; profile at batch 8 (GPU kernel time by region).
-METHODS=(lora adalora hyperadalora hyperadalora:hypernet_checkpointing=true hyperadalora:attention_block=full)
+METHODS=(lora adalora hyperadalora hyperadalora:hypernet_checkpointing=false
+         hyperadalora:attention_block=full,hypernet_checkpointing=false)
 bench llama-3.1-8b 200 --preset llama-3.1-8b --seq-len 512 --batch-sizes 1 4 8 16 32 --warmup 2 --repeats 4 \
   --methods "${METHODS[@]}" --profile-batch-sizes 8 --profile-steps 2
 bench qwen2.5-7b 200 --preset qwen2.5-7b --seq-len 512 --batch-sizes 1 4 8 16 32 --warmup 2 --repeats 4 \

@@ -123,20 +123,25 @@ def goal(task: str) -> str:
     def seeds(v: dict[str, Any]) -> str:
         return " / ".join(_f(r["final_smoothed_loss"], 3) for r in v["per_seed"])
 
+    ada = variants["adalora"]
+    ctrl = variants.get("adalora_orth")  # AdaLoRA from the default's start: the gain that is the hypernetworks'
     lines = [f"`compare_defaults_{task}`: best method a user could pick `{best}` (final {_f(b['final_smoothed_loss']['mean'], 4)}, "
-             f"per seed {seeds(b)}; dev {metric} {_f(dev(b))}); AdaLoRA final {_f(variants['adalora']['final_smoothed_loss']['mean'], 4)}", "",
+             f"per seed {seeds(b)}; dev {metric} {_f(dev(b))}); AdaLoRA final {_f(ada['final_smoothed_loss']['mean'], 4)}"
+             + (f"; AdaLoRA from the default's start (`adalora_orth`, a control) {_f(ctrl['final_smoothed_loss']['mean'], 4)}"
+                if ctrl else ""), "",
              "| variant | final (mean ± sd) | per seed | steps to the best's final (ratio; goal ≤ 0.8) | final ≤ best's? | "
              f"dev {metric} (≥ best's − 0.5 pt?) | steps to AdaLoRA's final (ratio; goal ≤ 0.8) | final ≤ AdaLoRA's? | "
              "dev ≥ AdaLoRA's − 0.5 pt? | bench time ratio vs AdaLoRA (goal ≤ 1.0) | "
+             "steps to `adalora_orth`'s final (ratio) | "
              "smallest drop below its start over seeds (< 0: diverged) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    ada = variants["adalora"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in [n for n in CANDIDATES if n in variants] + ["adalora_orth", "lora_r2"]:
         if name not in variants:
             continue
         v = variants[name]
         fl = v["final_smoothed_loss"]
         drop = min(1 - r["final_smoothed_loss"] / r["start_loss"] for r in v["per_seed"])  # < 0: a seed ended above its start
+        to_ctrl = (v.get("steps_to_controls") or {}).get("adalora_orth")
         lines.append(
             f"| `{name}` | {_f(fl['mean'], 4)} ± {_f(fl['std'], 4)} | {seeds(v)} | "
             f"{_steps(v.get('steps_to_best_baseline'), v.get('step_ratio_vs_best_baseline'))} | "
@@ -145,7 +150,8 @@ def goal(task: str) -> str:
             f"{_steps(v.get('steps_to_target'), v.get('step_ratio_vs_baseline'))} | "
             f"{'yes' if fl['mean'] <= ada['final_smoothed_loss']['mean'] else 'no'} | "
             f"{'yes' if dev_ok(v, ada) else 'no'} | "
-            f"{_f(v.get('bench_time_ratio_vs_baseline'), 2)} | {100 * drop:.0f} % |")
+            f"{_f(v.get('bench_time_ratio_vs_baseline'), 2)} | "
+            f"{_steps(to_ctrl['steps'], to_ctrl['ratio']) if to_ctrl else '–'} | {100 * drop:.0f} % |")
     return "\n".join(lines) + "\n"
 
 

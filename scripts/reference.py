@@ -17,9 +17,10 @@ def main(run: str, comparison: str) -> int:
           f"HyperAdaLoRA's variants at their default rate, every other method at its swept rate; dev {metric} mean ± "
           f"std, lowest final training loss first):")
     ranked = sorted(reference["variants"].items(), key=lambda kv: kv[1]["final_smoothed_loss"]["mean"])
+    controls = set(reference.get("controls") or [])  # not methods a user would pick: marked as such
     for name, v in ranked:
         m = v["final_metrics"][metric]
-        label = {"head": "head only (the floor: no adapters)"}.get(name, name)
+        label = {"head": "head only (the floor: no adapters)"}.get(name, f"{name} (control)" if name in controls else name)
         print(f"  {label:>36}: {m['mean']:.4f} ± {m['std']:.4f}   final smoothed training loss "
               f"{v['final_smoothed_loss']['mean']:.4f}")
     return 0

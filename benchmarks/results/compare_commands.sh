@@ -46,3 +46,23 @@ hyperadalora train --config $R/compare_baselines_mrpc/sweep/lora/lr0.001/config.
 bash benchmarks/step_cpu_tasks.sh baselines  # (written as `bash benchmarks/step_cpu_tasks.sh` when it ran on 0.2)
 for x in merge constant mrpc-merge; do bash benchmarks/compare_baselines.sh $x; done  # every run copied, none retrained
 python benchmarks/results_tables.py > $R/tables.md
+
+# ---- issue #17 (0.3's default without a rate sweep) and #19 (its cost), in the order they ran ----
+# (10) screens on seeds 10-11 (never the judged 0-2): starts, rates, gain bound, meta rate, late pruning, LoRA r2;
+#      one `hyperadalora train` per screen (the commands: screens_issue17/README.md); the table is printed by
+python benchmarks/screens_issue17.py > $R/screens_issue17/table.md
+# (11) the warm starts, leave-one-task-out, and the shipped one (seeds 10-12)
+bash benchmarks/warm_start.sh laneA & bash benchmarks/warm_start.sh laneB; wait; bash benchmarks/warm_start.sh shipped
+# (12) the bench time ratios of 0.3's default on each task's shapes
+bash benchmarks/step_cpu_tasks.sh defaults
+# (13) the default at η 1e-2 against every method at its issue-#16 swept best, 3 seeds, then merged with #16's runs
+bash benchmarks/compare_defaults.sh laneA & bash benchmarks/compare_defaults.sh laneB; wait
+bash benchmarks/compare_defaults.sh merge
+# (14) the default from every decade of [1e-5, 3e-2] (SST-2 and NLG, 3 seeds)
+bash benchmarks/compare_defaults.sh ratesA & bash benchmarks/compare_defaults.sh ratesB; wait
+python benchmarks/results_tables.py > $R/tables.md
+# (15) cost (#19): MiniLM interleaved bench, the attention switch, the 8B cost model, the kernel levers
+bash benchmarks/step_cpu_minilm.sh
+bash benchmarks/attention_switch.sh
+bash benchmarks/cost_model_8b.sh
+python benchmarks/hypernet_kernels.py --out $R/hypernet_kernels.json --md $R/hypernet_kernels.md

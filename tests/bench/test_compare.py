@@ -340,6 +340,28 @@ def _deterministic_run(run_dir: Path, method: str, curve: list[float], sec_per_s
                                                       "final_metrics": {}, "lr": 1e-3}))
 
 
+def test_a_control_is_never_the_best_baseline_and_every_variant_gets_its_steps_to_it(tmp_path):
+    """A plan's controls (AdaLoRA from the candidate's start, …) are not methods a user would pick: the best baseline
+    is chosen without them, even when a control ends lowest, and each variant's steps to a control's final loss are
+    reported beside."""
+    curves = {"adalora": [1.0 - 0.005 * s for s in range(1, 101)],        # ends 0.5
+              "lora": [1.0 - 0.006 * s for s in range(1, 101)],           # ends 0.4: the best user pick
+              "adalora_orth": [1.0 - 0.008 * s for s in range(1, 101)],   # ends 0.2: lowest, but a control
+              "hyperadalora": [1.0 - 0.0101 * s for s in range(1, 101)]}  # 0.4 at 60, 0.2 at 80
+    runs = {}
+    for name, curve in curves.items():
+        method = "adalora" if name == "adalora_orth" else name
+        _deterministic_run(tmp_path / name, method, curve)
+        runs[name] = [load_run(tmp_path / name, name, 0)]
+    s = summarize(runs, "adalora", window=1, controls=["adalora_orth"])
+    h = s["variants"]["hyperadalora"]
+    assert s["best_baseline"] == "lora" and s["controls"] == ["adalora_orth"]
+    assert h["steps_to_best_baseline"] == 60 and h["step_ratio_vs_best_baseline"] == pytest.approx(0.6)
+    assert h["steps_to_controls"]["adalora_orth"] == {"steps": 80, "ratio": pytest.approx(0.8)}
+    assert s["variants"]["lora"]["steps_to_controls"]["adalora_orth"]["steps"] is None
+    assert summarize(runs, "adalora", window=1)["best_baseline"] == "adalora_orth"  # without the plan's word
+
+
 def test_bench_time_ratio_is_the_step_ratio_times_the_bench_step_time_ratio(tmp_path):
     """Pinned arithmetic: time ratio = (steps of the variant / steps of the reference) × (bench median step ms of
     the variant / of the reference), against AdaLoRA and against the best baseline users could pick."""

@@ -47,6 +47,7 @@ def test_the_package_names_no_data_path_of_this_repository():
 @pytest.mark.parametrize(("edit", "message"), [
     ({"colour": 1}, r"unknown key 'colour'"),
     ({"baseline": "nope"}, r"'nope' \(baseline/floor\) is not one of the variants"),
+    ({"controls": ["nope"]}, r"controls: expected a list of variant names"),
     ({"sweeps": {"lora": {"field": "loraplus_lr_ratio"}}}, r"sweeps.lora: a grid is required"),
 ])
 def test_a_broken_experiment_file_is_refused_in_one_line(tmp_path, edit, message):

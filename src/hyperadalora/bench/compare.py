@@ -91,6 +91,7 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
             plan.baseline = wanted[0]
         if plan.floor not in wanted:
             plan.floor = None
+        plan.controls = [c for c in plan.controls if c in wanted]
     if args.paper_settings:
         plan.common.update({k: v for k, v in PAPER_SETTINGS.items() if k != "lr"})
         plan.common.pop("lr_scheduler", None)  # the paper names no schedule: the harness default
@@ -301,7 +302,7 @@ def write_outputs(plan: Plan, out: Path, runs: dict[str, list[RunData]], *, wind
         bench_ms = bench_step_ms(json.loads(Path(bench).read_text()), bench_batch_size)
         keys = {v.name: bench_key(v.overrides) for v in plan.variants}
     summary = summarize(runs, plan.baseline, window=window, target_loss=target_loss, floor=plan.floor,
-                        bench_ms=bench_ms, bench_keys=keys)
+                        bench_ms=bench_ms, bench_keys=keys, controls=plan.controls)
     if bench is not None:
         missing = sorted({k for k in keys.values() if k not in bench_ms})
         summary["bench"] = (f"`{bench}`" + (f" (batch size {bench_batch_size})" if bench_batch_size else "") +

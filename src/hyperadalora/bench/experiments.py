@@ -33,8 +33,8 @@ from hyperadalora.errors import UserInputError
 # The paper's §4.1: r = 3, γ = 0.1, Adam (the harness's AdamW with weight decay 0 is Adam), lr 1e-5, batch 64.
 PAPER_SETTINGS: dict[str, Any] = {"init_r": 3, "target_r": 2, "orth_reg_weight": 0.1, "weight_decay": 0.0,
                                   "lr": 1e-5, "head_lr": 1e-5, "batch_size": 64}
-PRESET_KEYS = {"experiment", "title", "task", "model", "data", "glue_dirs", "baseline", "floor", "common", "tasks",
-               "variants", "sweeps", "notes"}
+PRESET_KEYS = {"experiment", "title", "task", "model", "data", "glue_dirs", "baseline", "floor", "controls", "common",
+               "tasks", "variants", "sweeps", "notes"}
 REQUIRED_KEYS = ("experiment", "title", "task", "model", "data", "baseline", "common", "variants")
 SWEEP_KEYS = {"field", "grid", "lr_from"}
 
@@ -70,6 +70,9 @@ class Plan:
     variants: list[Variant]
     baseline: str
     floor: str | None = None
+    # variants that control an experiment (AdaLoRA from the candidate's start, LoRA at its final rank), not methods a
+    # user would pick instead: never the best baseline; every variant's steps to each one's final loss are reported
+    controls: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     common: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields shared by all runs (steps, batch…)
     notes: list[str] = field(default_factory=list)
@@ -81,7 +84,8 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         return {"experiment": self.experiment, "title": self.title, "task": self.task, "data": self.data,
-                "model": self.model, "baseline": self.baseline, "floor": self.floor, "seeds": self.seeds,
+                "model": self.model, "baseline": self.baseline, "floor": self.floor,
+                "controls": self.controls, "seeds": self.seeds,
                 "common": self.common, "variants": {v.name: v.overrides for v in self.variants},
                 "max_steps": self.common.get("max_steps"), "batch_size": self.common.get("batch_size"),
                 "max_length": self.common.get("max_length")}
@@ -122,6 +126,9 @@ def read_preset(path: str | Path) -> dict[str, Any]:
     for name in (raw["baseline"], raw.get("floor")):
         if name is not None and name not in raw["variants"]:
             raise UserInputError(f"{path}: {name!r} (baseline/floor) is not one of the variants")
+    controls = raw.get("controls") or []
+    if not isinstance(controls, list) or any(c not in raw["variants"] for c in controls):
+        raise UserInputError(f"{path}: controls: expected a list of variant names, got {controls!r}")
     for name, sweep in (raw.get("sweeps") or {}).items():
         if name not in raw["variants"]:
             raise UserInputError(f"{path}: sweeps: {name!r} is not one of the variants")
@@ -163,6 +170,7 @@ def plan_from_file(path: str | Path, task: str | None = None, data: str | None =
     return Plan(
         experiment=raw["experiment"], title=raw["title"].replace("{TASK}", task.upper()), task=task,
         data=data or default_data, model=model or raw["model"], baseline=raw["baseline"], floor=raw.get("floor"),
+        controls=list(raw.get("controls") or []),
         variants=[Variant(name, _for_task(fields, task), Sweep(**sweeps[name]) if name in sweeps else Sweep())
                   for name, fields in raw["variants"].items()],
         common={**raw["common"], **tasks.get(task, tasks.get("default", {}))},

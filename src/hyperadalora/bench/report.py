@@ -16,8 +16,9 @@ Definitions used everywhere (stated again in every report):
 - **90 % target**: start − 0.9·(start − final) of the baseline (seed means): a second, noise-robust target for
   methods that end on the same plateau (which they cross by noise, or not at all).
 - **best baseline**: of the methods a user would pick instead (every variant whose method is not hyperadalora,
-  and not the head-only floor), the one with the lowest final smoothed loss; every variant's steps to *its*
-  final loss are given too, as a ratio to its own.
+  neither the head-only floor nor one of the plan's controls), the one with the lowest final smoothed loss; every
+  variant's steps to *its* final loss are given too, as a ratio to its own, and likewise to each control's final
+  loss (`steps_to_controls`).
 - **bench time ratio**: step ratio × (median step time of the variant / of the reference) from an interleaved
   `hyperadalora bench` run (`--bench FILE`): per-step cost measured side by side, which the wall clock of runs
   trained one after another on a shared machine cannot give.
@@ -193,13 +194,15 @@ def bench_key(variant: dict[str, Any]) -> str:
 
 def summarize(runs: dict[str, list[RunData]], baseline: str, window: int = DEFAULT_WINDOW,
               target_loss: float | None = None, floor: str | None = None,
-              bench_ms: dict[str, float] | None = None, bench_keys: dict[str, str] | None = None) -> dict[str, Any]:
+              bench_ms: dict[str, float] | None = None, bench_keys: dict[str, str] | None = None,
+              controls: list[str] | None = None) -> dict[str, Any]:
     """Aggregate runs per variant (same seeds) into the comparison summary (plain JSON-able dict).
 
     `baseline` is the variant whose final smoothed loss (mean over seeds) defines the target and against which
     time ratios are computed; `floor` (e.g. the head-only run) is the level adapters must beat. `bench_ms`: median
     step time per bench method spec, `bench_keys`: the spec of each variant (see `bench_key`); with them every
-    step ratio gets its bench time ratio.
+    step ratio gets its bench time ratio. `controls`: variants that are not methods a user would pick (never the
+    best baseline); every variant gets its steps to each control's final loss.
     """
     if baseline not in runs:
         raise UserInputError(f"baseline variant {baseline!r} has no runs; variants: {', '.join(runs)}")
@@ -279,18 +282,28 @@ def summarize(runs: dict[str, list[RunData]], baseline: str, window: int = DEFAU
             v["beats_floor"] = f - v["final_smoothed_loss"]["mean"] > FLOOR_MARGIN
             v["margin_vs_floor"] = f - v["final_smoothed_loss"]["mean"]
     # The best method a user could pick instead, and every variant's steps to its final loss.
+    controls = [c for c in (controls or []) if c in out["variants"]]
     users = [name for name, v in out["variants"].items() if v["method"] not in ("hyperadalora", "head")
-             and name != floor and v["complete"]]
+             and name != floor and name not in controls and v["complete"]]
     best = min(users, key=lambda n: out["variants"][n]["final_smoothed_loss"]["mean"]) if users else None
     out["best_baseline"] = best
+    out["controls"] = controls
+
+    def steps_to_final_of(ref: str) -> dict[str, tuple[int | None, float | None]]:
+        """Every variant's steps to `ref`'s final loss (seed-mean curves), and the ratio to `ref`'s own."""
+        loss = out["variants"][ref]["final_smoothed_loss"]["mean"]
+        ref_steps = steps_to_target(per_variant[ref]["steps"], per_variant[ref]["smoothed_mean"], loss)
+        own = {n: steps_to_target(per_variant[n]["steps"], per_variant[n]["smoothed_mean"], loss) for n in per_variant}
+        return {n: (s, _ratio(s, ref_steps)) for n, s in own.items()}
+
     if best is not None:
-        best_loss = out["variants"][best]["final_smoothed_loss"]["mean"]
-        out["best_baseline_loss"] = best_loss
-        best_steps = steps_to_target(per_variant[best]["steps"], per_variant[best]["smoothed_mean"], best_loss)
-        for name, v in out["variants"].items():
-            own = steps_to_target(per_variant[name]["steps"], per_variant[name]["smoothed_mean"], best_loss)
-            v["steps_to_best_baseline"] = own
-            v["step_ratio_vs_best_baseline"] = _ratio(own, best_steps)
+        out["best_baseline_loss"] = out["variants"][best]["final_smoothed_loss"]["mean"]
+        for name, (own, ratio) in steps_to_final_of(best).items():
+            out["variants"][name]["steps_to_best_baseline"] = own
+            out["variants"][name]["step_ratio_vs_best_baseline"] = ratio
+    for c in controls:
+        for name, (own, ratio) in steps_to_final_of(c).items():
+            out["variants"][name].setdefault("steps_to_controls", {})[c] = {"steps": own, "ratio": ratio}
     keys = bench_keys or {}
     for name, v in out["variants"].items():
         ms = (bench_ms or {}).get(keys.get(name, ""))
