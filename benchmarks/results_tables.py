@@ -135,9 +135,7 @@ def goal(task: str) -> str:
              "steps to `adalora_orth`'s final (ratio) | "
              "smallest drop below its start over seeds (< 0: diverged) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for name in [n for n in CANDIDATES if n in variants] + ["adalora_orth", "lora_r2"]:
-        if name not in variants:
-            continue
+    for name in [n for n in CANDIDATES if n in variants] + s.get("controls", []):
         v = variants[name]
         fl = v["final_smoothed_loss"]
         drop = min(1 - r["final_smoothed_loss"] / r["start_loss"] for r in v["per_seed"])  # < 0: a seed ended above its start
