@@ -6,6 +6,8 @@
 #   bash benchmarks/compare_defaults.sh laneA & bash benchmarks/compare_defaults.sh laneB; wait
 #   bash benchmarks/compare_defaults.sh merge
 #   bash benchmarks/compare_defaults.sh ratesA & bash benchmarks/compare_defaults.sh ratesB; wait
+#   bash benchmarks/compare_defaults.sh ablationA & bash benchmarks/compare_defaults.sh ablationB; wait
+#   bash benchmarks/compare_defaults.sh ablation-merge
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
@@ -44,5 +46,14 @@ case "${1:-}" in
       hyperadalora compare "${NLG[@]}" --methods default --lr default=$lr --target-loss 2.8027 --out $R/compare_defaults_nlg_lr_$lr
     done
     ;;
-  *) echo "usage: $0 laneA|laneB|merge|ratesA|ratesB" >&2; exit 2 ;;
+  ablationA)  # paper Table 2 (γ) and Figure 3 (hypernetwork kind) at 0.3's default, SST-2; `default` is copied
+    hyperadalora compare --experiment defaults-ablation --task sst2 --threads 1 --methods default,gamma0.15,gamma0.2 --reuse-from $R/compare_defaults_sst2 --out $R/defaults_ablation_laneA
+    ;;
+  ablationB)
+    hyperadalora compare --experiment defaults-ablation --task sst2 --threads 1 --methods default,cnn,mlp --reuse-from $R/compare_defaults_sst2 --out $R/defaults_ablation_laneB
+    ;;
+  ablation-merge)
+    hyperadalora compare --experiment defaults-ablation --task sst2 --threads 1 --reuse-from $R/defaults_ablation_laneA --reuse-from $R/defaults_ablation_laneB --out $R/compare_defaults_ablation_sst2
+    ;;
+  *) echo "usage: $0 laneA|laneB|merge|ratesA|ratesB|ablationA|ablationB|ablation-merge" >&2; exit 2 ;;
 esac

@@ -153,6 +153,23 @@ def goal(task: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ablation() -> str:
+    """Paper Table 2 (γ) and Figure 3 (hypernetwork kind) at 0.3's default: final loss, per seed, steps to the
+    default's final (γ 0.1, attention) and the dev metric."""
+    s = _load("compare_defaults_ablation_sst2")
+    if s is None:
+        return "`compare_defaults_ablation_sst2`: not measured yet\n"
+    lines = ["| variant | final (mean ± sd) | per seed | steps to `default`'s final (ratio) | dev accuracy |",
+             "|---|---|---|---|---|"]
+    for name, v in s["variants"].items():
+        fl, m = v["final_smoothed_loss"], v["final_metrics"]["accuracy"]
+        lines.append(f"| `{name}` | {_f(fl['mean'], 4)} ± {_f(fl['std'], 4)} | "
+                     + " / ".join(_f(r["final_smoothed_loss"], 3) for r in v["per_seed"])
+                     + f" | {_steps(v.get('steps_to_target'), v.get('step_ratio_vs_baseline'))} | "
+                     f"{_f(m['mean'])} ± {_f(m['std'])} |")
+    return "\n".join(lines) + "\n"
+
+
 def rate_figure() -> str:
     """The default from every decade of [1e-5, 3e-2]: final loss per rate and the worst relative to its best rate
     (goal: within 5 %); Prodigy's and schedule-free AdamW's same figure from their issue-#16 sweeps (80 steps, seed 0,
@@ -194,6 +211,7 @@ def main() -> int:
     for label, task in TASKS.items():
         out += [f"### {label}", "", headline(f"compare_defaults_{task}", task), goal(task)]
     out += ["## Issue #17: the default from every rate in [1e-5, 3e-2]", "", rate_figure()]
+    out += ["## γ (paper Table 2) and the hypernetwork kind (Figure 3) at 0.3's default, SST-2", "", ablation()]
     out += ["## Linear schedule, every method at its swept best", ""]
     for label, task in TASKS.items():
         out += [f"### {label}", "", headline(f"compare_baselines_{task}", task)]

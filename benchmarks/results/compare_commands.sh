@@ -60,6 +60,9 @@ bash benchmarks/compare_defaults.sh laneA & bash benchmarks/compare_defaults.sh 
 bash benchmarks/compare_defaults.sh merge
 # (14) the default from every decade of [1e-5, 3e-2] (SST-2 and NLG, 3 seeds)
 bash benchmarks/compare_defaults.sh ratesA & bash benchmarks/compare_defaults.sh ratesB; wait
+# (14b) paper Table 2 (γ) and Figure 3 (hypernetwork kind) at 0.3's default (SST-2, 3 seeds)
+bash benchmarks/compare_defaults.sh ablationA & bash benchmarks/compare_defaults.sh ablationB; wait
+bash benchmarks/compare_defaults.sh ablation-merge
 python benchmarks/results_tables.py > $R/tables.md
 # (15) cost (#19): MiniLM interleaved bench, the attention switch, the 8B cost model, the kernel levers
 bash benchmarks/step_cpu_minilm.sh
