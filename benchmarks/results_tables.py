@@ -97,7 +97,8 @@ def robustness() -> str:
     return head + "\n" + "\n".join(rows) + "\n"
 
 
-CANDIDATES = ("default", "default_warm", "default_full", "per_matrix")  # HyperAdaLoRA variants of compare_defaults_*
+# HyperAdaLoRA variants of compare_defaults_*; gain1000: the default with max_gain 1000 (issue #17's gain-bound lever)
+CANDIDATES = ("default", "default_warm", "default_full", "per_matrix", "gain1000")
 HIGHER_IS_BETTER = {"accuracy": True, "f1": True, "heldout_loss": False}
 
 
@@ -188,6 +189,14 @@ def rate_figure() -> str:
             bestv = min(cells.values())
             row = " | ".join(_f(cells.get(lr), 3) for lr in (1e-5, 1e-4, 1e-3, 1e-2, 3e-2))
             rows.append(f"| {label} | `default` (200 steps, 3 seeds) | {row} | {100 * (max(cells.values()) / bestv - 1):+.0f} % |")
+        wide = {lr: _load(f) for lr, f in ((1e-4, f"compare_gain1000_{task}_lr_1e-4"), (1e-2, f"compare_defaults_{task}"),
+                                           (3e-2, f"compare_gain1000_{task}_lr_3e-2"))}
+        wide = {lr: s["variants"]["gain1000"]["final_smoothed_loss"]["mean"] for lr, s in wide.items()
+                if s and "gain1000" in s["variants"]}
+        if wide:
+            row = " | ".join(_f(wide.get(lr), 3) for lr in (1e-5, 1e-4, 1e-3, 1e-2, 3e-2))
+            rows.append(f"| {label} | `gain1000` (max_gain 1000; 3 seeds, only these rates) | {row} | "
+                        f"{100 * (max(wide.values()) / min(wide.values()) - 1):+.0f} % (of these) |")
         base = _load(f"compare_baselines_{task}")
         for name in ("lora_prodigy", "adalora_prodigy", "lora_schedulefree", "adalora_schedulefree"):
             sw = ((base or {}).get("lr_sweep") or {}).get("variants", {}).get(name)

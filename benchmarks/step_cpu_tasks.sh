@@ -7,7 +7,9 @@
 # `defaults` (issue #17, 0.3's default and the methods of compare_defaults_*) writes
 # benchmarks/results/step_cpu_{sst2,mrpc,nlg}_defaults.json; `baselines` (issue #16, 0.2) wrote
 # step_cpu_{sst2,mrpc,nlg}_shapes.json with every baseline of compare_baselines_*.
-# Usage: bash benchmarks/step_cpu_tasks.sh defaults|baselines [--overwrite]
+# `levers` writes step_cpu_{sst2,nlg}_levers.json: the default with a 4-step hypergradient horizon and with progress
+# features (issue #17's last two levers).
+# Usage: bash benchmarks/step_cpu_tasks.sh defaults|levers|baselines [--overwrite]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
@@ -25,6 +27,13 @@ case "$which" in
     hyperadalora bench --preset minilm --seq-len 128 --methods "${DEF[@]}" "${COMMON[@]}" \
       --out $R/step_cpu_mrpc_defaults.json --md $R/step_cpu_mrpc_defaults_table.md "$@"
     ;;
+  levers)  # issue #17's last two levers as options of the default (benchmarks/screens_levers.sh), beside AdaLoRA
+    LEV=(adalora hyperadalora hyperadalora:hypergradient_horizon=4 hyperadalora:progress_features=true)
+    hyperadalora bench --preset minilm --seq-len 64 --methods "${LEV[@]}" "${COMMON[@]}" \
+      --out $R/step_cpu_sst2_levers.json --md $R/step_cpu_sst2_levers_table.md "$@"
+    hyperadalora bench --preset stories260k --seq-len 256 --methods "${LEV[@]}" "${COMMON[@]}" \
+      --out $R/step_cpu_nlg_levers.json --md $R/step_cpu_nlg_levers_table.md "$@"
+    ;;
   baselines)  # as issue #16 ran it, on 0.2 (HyperAdaLoRA's default then: normal start, full attention)
     V02=attention_block=full,hypernet_checkpointing=false
     ALL=(lora adalora hyperadalora:$V02 hyperadalora:generation=per_matrix,$V02 loraplus lora:optimizer=prodigy
@@ -36,5 +45,5 @@ case "$which" in
     hyperadalora bench --preset minilm --seq-len 128 --methods lora adalora hyperadalora:$V02 \
       hyperadalora:generation=per_matrix,$V02 loraplus "${COMMON[@]}" --out $R/step_cpu_mrpc_shapes.json --md $R/step_cpu_mrpc_shapes_table.md "$@"
     ;;
-  *) echo "usage: $0 defaults|baselines [--overwrite]" >&2; exit 2 ;;
+  *) echo "usage: $0 defaults|levers|baselines [--overwrite]" >&2; exit 2 ;;
 esac

@@ -10,7 +10,8 @@ export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=1
 W=runs/warm_start           # the chains' run folders (not committed: adapters and checkpoints)
 # The committed files were trained before hypernet_checkpointing became "auto" (on): pinned off, the script
 # reproduces them (checkpointing changes the float sums of Φ's gradient, not what is learned).
-WS=(--set hypernet_checkpointing=false)
+# They were also trained with 0.3's gain bound (max_gain 10; 1000 since 0.4): pinned as well.
+WS=(--set hypernet_checkpointing=false --set max_gain=10)
 R=benchmarks/results/warm_start
 mkdir -p $R
 case "${1:-}" in

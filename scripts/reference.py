@@ -7,6 +7,11 @@ import sys
 from pathlib import Path
 
 
+# compare_defaults_sst2 was run on 0.3 (max_gain 10, its `default`); 0.4's default is its `gain1000` variant
+LABELS = {"head": "head only (the floor: no adapters)", "default": "0.3 default (max_gain 10)",
+          "gain1000": "gain1000 (0.4 default: this run)"}
+
+
 def main(run: str, comparison: str) -> int:
     summary = json.loads((Path(run) / "summary.json").read_text())
     metric, value = next(iter(summary["final_metrics"].items()))
@@ -20,7 +25,7 @@ def main(run: str, comparison: str) -> int:
     controls = set(reference.get("controls") or [])  # not methods a user would pick: marked as such
     for name, v in ranked:
         m = v["final_metrics"][metric]
-        label = {"head": "head only (the floor: no adapters)"}.get(name, f"{name} (control)" if name in controls else name)
+        label = LABELS.get(name, f"{name} (control)" if name in controls else name)
         print(f"  {label:>36}: {m['mean']:.4f} ± {m['std']:.4f}   final smoothed training loss "
               f"{v['final_smoothed_loss']['mean']:.4f}")
     return 0

@@ -26,6 +26,10 @@ from hyperadalora import HyperAdaLoraConfig
     (dict(attention_block=0), r"attention_block: must be 'auto', 'full', None or a positive integer"),
     (dict(attention_block=True), r"attention_block: must be 'auto', 'full', None or a positive integer"),
     (dict(attention_block=1.5), r"attention_block: must be 'auto', 'full', None or a positive integer"),
+    (dict(progress_features=True), r"progress_features: needs total_step"),
+    (dict(progress_features=True, total_step=10, generation="per_matrix"), r"progress_features: is read by .*'gradient'"),
+    (dict(hypergradient_horizon=0), r"hypergradient_horizon: must be a positive integer"),
+    (dict(hypergradient_horizon=2, generation="literal"), r"hypergradient_horizon: is a gradient rule's"),
 ])
 def test_bad_values_are_refused(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern) as info:

@@ -88,6 +88,15 @@ def test_a_warm_start_for_another_rank_is_refused_naming_the_field(warm):
         wrap(init_r=4, target_r=2, hypernet_init=str(path))
 
 
+def test_a_warm_start_without_progress_features_is_refused_naming_the_field(warm):
+    """The shipped file predates the field: a file that does not name it was written without the features."""
+    _, path = warm
+    with pytest.raises(ValueError, match=r"progress_features=false, this config has progress_features=true"):
+        wrap(progress_features=True, total_step=10, hypernet_init=str(path))
+    with pytest.raises(ValueError, match=r"progress_features=false, this config has progress_features=true"):
+        wrap(progress_features=True, total_step=10, hypernet_init="glue-alpaca-r3")
+
+
 def test_an_edited_tensor_fails_the_checksum_and_phi_stays_at_zero(warm, tmp_path):
     _, path = warm
     with safe_open(str(path), framework="pt") as f:
@@ -134,7 +143,8 @@ def test_the_shipped_warm_start_loads_by_name_and_its_checksum_is_checked(monkey
     import hyperadalora.warm_start as ws
 
     assert set(ws.SHIPPED) == {"glue-alpaca-r3"}
-    model = wrap("llama", hypernet_init="glue-alpaca-r3")  # the defaults it was trained with: r = 3, h = 32, …
+    # the settings it was trained with: 0.3's defaults (r = 3, h = 32, …, max_gain 10)
+    model = wrap("llama", hypernet_init="glue-alpaca-r3", max_gain=10.0)
     with safe_open(str(ws.SHIPPED_DIR / ws.SHIPPED["glue-alpaca-r3"][0]), framework="pt") as f:
         meta = f.metadata()
         saved = {k: f.get_tensor(k) for k in f.keys()}
@@ -144,6 +154,8 @@ def test_the_shipped_warm_start_loads_by_name_and_its_checksum_is_checked(monkey
     # the package's record of the checksum is checked, not only the file's own
     monkeypatch.setitem(ws.SHIPPED, "glue-alpaca-r3", (ws.SHIPPED["glue-alpaca-r3"][0], "0" * 64))
     with pytest.raises(ValueError, match="checksum mismatch"):
-        wrap("llama", hypernet_init="glue-alpaca-r3")
+        wrap("llama", hypernet_init="glue-alpaca-r3", max_gain=10.0)
     with pytest.raises(ValueError, match="hypernet_hidden"):  # it fits the default hypernetworks only
-        wrap("llama", hypernet_init="glue-alpaca-r3", hypernet_hidden=16, hypernet_heads=2)
+        wrap("llama", hypernet_init="glue-alpaca-r3", hypernet_hidden=16, hypernet_heads=2, max_gain=10.0)
+    with pytest.raises(ValueError, match=r"max_gain=10.0, this config has max_gain=1000.0; set max_gain=10.0"):
+        wrap("llama", hypernet_init="glue-alpaca-r3")  # written before max_gain was a fit field: read as 10

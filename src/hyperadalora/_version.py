@@ -1,3 +1,3 @@
 """The package version, read by setuptools (pyproject `dynamic`) and written into saved configs."""
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"

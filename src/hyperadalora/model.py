@@ -339,6 +339,7 @@ class HyperAdaLoraModel(nn.Module):
         task = out.get("loss") if hasattr(out, "get") else None
         out["orth_loss"] = orth
         if task is not None:
+            self.rule.observe_loss(task)
             out["task_loss"] = task
             out["loss"] = task + self.adapter_config.orth_reg_weight * orth
         return out
@@ -418,7 +419,8 @@ class HyperAdaLoraModel(nn.Module):
 
     # --- the training-loop hook --------------------------------------------------------------
     @torch.no_grad()
-    def update_and_allocate(self, global_step: int, lr_scale: float | None = None) -> None:
+    def update_and_allocate(self, global_step: int, lr_scale: float | None = None,
+                            loss: torch.Tensor | None = None) -> None:
         """Commit the generated adapters and apply the rank schedule. Call once per optimizer step::
 
             out = model(**batch); out.loss.backward(); optimizer.step(); scheduler.step()
@@ -432,12 +434,19 @@ class HyperAdaLoraModel(nn.Module):
         with no scheduler, which sets initial_lr, or no such optimizer). Every torch optimizer is seen through
         a step post-hook (generation/schedule.py); pass `lr_scale` where the optimizer holds copies of the
         parameters (FSDP, DeepSpeed). An explicit value wins.
+
+        `loss`: the step's task loss (a 0-dim tensor, mean over its micro-batches), for progress_features' loss
+        trend. Left out, it is the mean of the `loss` the training forwards returned (the model computes it when
+        called with labels, as transformers.Trainer and TRL call it); a loop that computes the loss from the
+        logits passes it here.
         """
         cfg = self.adapter_config
         current = self.triplets.current
         self.triplets.current = None
         if lr_scale is None:
             lr_scale = lr_scale_of(next(self.rule.parameters()))
+        if loss is not None:
+            self.rule.observe_loss(loss, replace=True)
         self.rule.commit(self.committed_state(), current.generated if current is not None else None, lr_scale)
         self.step.fill_(global_step)
         if cfg.total_step is None:  # no pruning: every adapter keeps init_r

@@ -32,13 +32,15 @@ MAX_BYTES = 64 * 2**20  # a warm start is Φ alone (~0.2 MB at the defaults): an
 SHIPPED_DIR = Path(__file__).parent / "warm_starts"
 # name -> (file in SHIPPED_DIR, SHA-256 of its tensors): the checksum a shipped warm start must have on load.
 # glue-alpaca-r3: the default's Φ after SST-2 (seed 10), NLG on Alpaca (11) and MRPC (12), init_r 3
-# (benchmarks/warm_start.sh shipped; docs/method.md, "Warm starts of Φ").
+# (benchmarks/warm_start.sh shipped; docs/method.md, "Warm starts of Φ"), with 0.3's max_gain 10: load it with max_gain=10.
 SHIPPED: dict[str, tuple[str, str]] = {
     "glue-alpaca-r3": ("glue-alpaca-r3.safetensors", "7d96e815537430767184b165c13eeef546d4c7bfe53652bdae72135c10dfee69"),
 }
 # What must agree between the config a warm start was trained with and the one it is loaded into.
 FIT_FIELDS = ("generation", "hypernet", "hypernet_hidden", "hypernet_heads", "hypernet_layers", "hypernet_ffn",
-              "init_r", "position_encoding")
+              "init_r", "position_encoding", "progress_features", "max_gain")
+# Fit fields added after files were shipped: a file that does not name one was written with this value (0.3's).
+LATER_FIT_FIELDS = {"progress_features": False, "max_gain": 10.0}
 
 
 def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
@@ -142,7 +144,8 @@ def _check_fit(rule: Rule, meta: dict[str, str], shapes: dict[str, tuple[int, ..
         raise ValueError(f"{where}: format version {meta.get('format_version')!r}, this package reads "
                          f"{FORMAT_VERSION}; use a warm start written by this version")
     for field in FIT_FIELDS:
-        theirs, ours = meta.get(field), json.dumps(getattr(rule.config, field))
+        theirs = meta.get(field, json.dumps(LATER_FIT_FIELDS[field]) if field in LATER_FIT_FIELDS else None)
+        ours = json.dumps(getattr(rule.config, field))
         if theirs != ours:
             raise ValueError(f"{where}: trained with {field}={theirs}, this config has {field}={ours}; set "
                              f"{field}={theirs} or use hypernet_init='zero'")

@@ -193,7 +193,12 @@ def test_a_discarded_step_leaves_no_gradient_behind():
     assert torch.equal(model.rule.last_grad, clean.rule.last_grad) and torch.equal(model.rule.exp_avg, clean.rule.exp_avg)
 
 
-def test_resume_from_a_saved_adapter_is_bitwise(tmp_path):
+LEVERS = {"default": {}, "horizon": dict(hypergradient_horizon=3), "progress": dict(progress_features=True, total_step=20)}
+
+
+@pytest.mark.parametrize("lever", LEVERS)
+def test_resume_from_a_saved_adapter_is_bitwise(tmp_path, lever):
+    """Also with the options' own statistics (the horizon's past features, the loss trend's EMAs) in the adapter."""
     batch = tiny_batch("bert")
 
     def run(model, opt, steps):
@@ -201,10 +206,10 @@ def test_resume_from_a_saved_adapter_is_bitwise(tmp_path):
             torch.manual_seed(100 + t)
             step(model, batch, opt, t, lr_scale=1.0 - t / 20)
 
-    straight = wrap(hypernet_dropout=0.1, lora_dropout=0.1)
+    straight = wrap(hypernet_dropout=0.1, lora_dropout=0.1, **LEVERS[lever])
     opt = torch.optim.AdamW(straight.trainable_parameters(), lr=1e-2)
     run(straight, opt, range(1, 9))
-    first = wrap(hypernet_dropout=0.1, lora_dropout=0.1)
+    first = wrap(hypernet_dropout=0.1, lora_dropout=0.1, **LEVERS[lever])
     opt1 = torch.optim.AdamW(first.trainable_parameters(), lr=1e-2)
     run(first, opt1, range(1, 5))
     first.save_pretrained(tmp_path)
@@ -301,3 +306,66 @@ def test_compiled_hypernetworks_take_the_eager_steps():
     assert list(eager) == list(compiled)
     for k, a in eager.items():
         assert torch.allclose(a, compiled[k], atol=1e-5, rtol=1e-4), k
+
+
+@pytest.mark.parametrize("lever", ["horizon", "progress"])
+def test_frozen_options_take_the_default_steps(lever):
+    """With Φ frozen at its zero start, neither option changes a value: the horizon's credit adds exactly 0 to
+    what the forward reads, and the progress features only reach an output projection that is zero."""
+    batch = tiny_batch("bert")
+    models = [wrap(dropout=False, total_step=20), wrap(dropout=False, **{"total_step": 20, **LEVERS[lever]})]
+    for model in models:
+        for t in range(1, 5):
+            step(model, batch, None, t, lr_scale=1.0 - t / 10)
+    for g in models[0].groups:
+        assert torch.equal(models[0].state(g.name), models[1].state(g.name)), g.name
+
+
+def test_the_horizon_credits_the_past_steps_regenerated_by_the_current_phi():
+    """H = 2: ∂L_{t+1}/∂Φ = g_{t+1}·(∂U_t/∂Φ + ∂U_{t−1}/∂Φ), checked against a one-step twin that kept step t−1's
+    generated values (and their graph) and backpropagates g_{t+1} into them."""
+    torch.manual_seed(0)
+    long = wrap(dropout=False, hypergradient_horizon=2)
+    with torch.no_grad():  # a non-zero Φ, so that every weight gets a gradient
+        for p in long.hypernets.parameters():
+            p.add_(torch.randn_like(p) * 0.2)
+    one = wrap(dropout=False)
+    one.rule.hypernets.load_state_dict(long.rule.hypernets.state_dict())
+    batch = tiny_batch("bert")
+    for model in (long, one):  # Φ is not stepped: the past step's Φ is the current one
+        step(model, batch, None, 1, lr_scale=0.9)
+    one.train()(**batch).loss.backward(retain_graph=True)
+    past = dict(one.triplets.current.generated.values)  # U_{t−1}'s values, with their graph into Φ
+    one.update_and_allocate(2, 0.8)
+    one.zero_grad(set_to_none=True)
+    step(long, batch, None, 2, lr_scale=0.8)
+    for model in (long, one):
+        model.train()(**batch).loss.backward()
+    # g_{t+1}, cloned: the hooks on the kept values add what flows through them into the accumulator
+    g_next = {name: one.rule._view(one.rule.acc, name, v.shape).clone() for name, v in past.items()}
+    assert all(torch.equal(g_next[n], long.rule._view(long.rule.acc, n, g_next[n].shape)) for n in g_next)
+    params = list(one.hypernets.parameters())
+    extra = torch.autograd.grad(list(past.values()), params, grad_outputs=list(g_next.values()))
+    for (name, p_long), p_one, e in zip(long.hypernets.named_parameters(), params, extra, strict=True):
+        assert e.abs().max() > 0, name
+        torch.testing.assert_close(p_long.grad, p_one.grad + e, atol=1e-7, rtol=1e-5, msg=name)
+
+
+def test_progress_features_read_progress_step_count_and_loss_trend():
+    T = 20
+    model = wrap(dropout=False, progress_features=True, total_step=T)
+    assert torch.equal(model.rule.run_features(), torch.tensor([0.0, 0.0, 0.0]))  # no step, no loss yet
+    fast = slow = 0.0
+    for t in range(1, 5):
+        out = step(model, tiny_batch("bert", seed=t), None, t)
+        loss = float(out.task_loss)
+        fast, slow = 0.9 * fast + 0.1 * loss, 0.99 * slow + 0.01 * loss
+    trend = math.log((fast / (1 - 0.9 ** 4)) / (slow / (1 - 0.99 ** 4)))
+    want = torch.tensor([4 / T, math.log1p(4) / math.log1p(T), trend])
+    torch.testing.assert_close(model.rule.run_features(), want, atol=1e-6, rtol=1e-5)
+    assert model.hypernets["P"].in_proj.in_features == 3 * 7  # r · (4 + 3) features per token
+    # a loop that computes the loss from the logits passes it: it replaces what the forward returned
+    model.train()(**tiny_batch("bert", seed=5)).loss.backward()
+    model.update_and_allocate(5, 1.0, loss=torch.tensor(7.0))
+    fast, slow = 0.9 * fast + 0.1 * 7.0, 0.99 * slow + 0.01 * 7.0
+    torch.testing.assert_close(model.rule.loss_ema, torch.tensor([fast, slow], dtype=torch.float64))

@@ -166,9 +166,9 @@ def _install_hashes(dest: Path, out: Path | None, methods) -> None:
     originals = {cls: cls.__dict__["update_and_allocate"] for cls in methods.METHOD_CLASSES.values()
                  if "update_and_allocate" in cls.__dict__}
 
-    def hashed(self, step, lr_scale=1.0):
+    def hashed(self, step, lr_scale=1.0, loss=None):
         original = next(originals[c] for c in type(self).__mro__ if c in originals)
-        original(self, step, lr_scale)
+        original(self, step, lr_scale, loss)
         h = hashlib.sha256()
         for name, tensor in sorted(self.state_dict().items()):
             h.update(name.encode())

@@ -76,10 +76,12 @@ def test_two_processes_match_one(assets, tmp_path: Path, mode: str) -> None:
 
 
 def test_dropout_and_sensitivity_do_not_make_ranks_diverge(assets, tmp_path: Path) -> None:
-    """Dropout in the base model and in the hypernetworks, and sensitivity importance (scores from each rank's own
-    gradients): every rank still commits the same adapter state and masks after every step."""
+    """Dropout in the base model and in the hypernetworks, sensitivity importance (scores from each rank's own
+    gradients) and the loss trend of progress_features (each rank's own loss), with a 2-step hypergradient
+    horizon: every rank still commits the same adapter state, statistics and masks after every step."""
     out = tmp_path / "ddp"
-    args = train_args(assets, out, "--hypernet-dropout", "0.1", "--lora-dropout", "0.1", "--importance", "sensitivity")
+    args = train_args(assets, out, "--hypernet-dropout", "0.1", "--lora-dropout", "0.1", "--importance", "sensitivity",
+                      "--progress-features", "--hypergradient-horizon", "2")
     result = _torchrun(args, f"step_hashes={tmp_path / 'hashes'}")
     assert result.returncode == 0, result.stderr[-3000:]
     _check_ranks_agree(tmp_path / "hashes", out)

@@ -34,7 +34,8 @@ class PerMatrixRule(GradientRule):
         for g in self.groups:  # which modules' pairs a group's matrices take, in the group's order
             self.register_buffer(f"index_{g.name}", torch.tensor(g.modules, device=device), persistent=False)
 
-    def outputs(self, g: Group, S: torch.Tensor, dm: torch.Tensor, dg: torch.Tensor, log_d: torch.Tensor) -> torch.Tensor:
-        """Each matrix's pair, broadcast over its entries: (n_g, 1, 1, 2) for P and Q, (n_mod, 1, 2) for Λ."""
+    def outputs(self, g: Group, phi: torch.Tensor) -> torch.Tensor:
+        """Each matrix's pair, broadcast over its entries and the K feature sets (which it does not read):
+        (1, n_g, 1, 1, 2) for P and Q, (1, n_mod, 1, 2) for Λ."""
         pairs = self.pairs[g.kind].index_select(0, self._buffers[f"index_{g.name}"])  # (n_g, 2)
-        return pairs.view(pairs.shape[0], *([1] * (S.dim() - 1)), OUTPUTS)
+        return pairs.view(1, pairs.shape[0], *([1] * (phi.dim() - 3)), OUTPUTS)

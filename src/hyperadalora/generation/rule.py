@@ -162,6 +162,10 @@ class Rule(nn.Module):
         """After the optimizer step: write the new committed state S (in place) and the rule's statistics."""
         raise NotImplementedError
 
+    def observe_loss(self, loss: torch.Tensor, replace: bool = False) -> None:
+        """A training forward's task loss (a 0-dim tensor), for the rules that read the loss's trend; `replace`:
+        the step's loss as the training loop computed it, in place of what the forwards saw."""
+
     def discard(self) -> None:
         """Forget what a skipped step's backward accumulated."""
 

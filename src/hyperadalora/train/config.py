@@ -146,6 +146,8 @@ class TrainConfig:
     attention_block: int | str | None = _core("attention_block")
     generation: str = _core("generation", choices=GENERATIONS)
     max_gain: float = _core("max_gain")
+    progress_features: bool = _core("progress_features")
+    hypergradient_horizon: int = _core("hypergradient_horizon")
     state_beta1: float = _core("state_beta1")
     state_beta2: float = _core("state_beta2")
     state_eps: float = _core("state_eps")
@@ -258,6 +260,11 @@ class TrainConfig:
             bad("lambda_scale", f"must be > 0, got {self.lambda_scale!r}")
         if not self.max_gain > 1:
             bad("max_gain", f"must be > 1, got {self.max_gain!r}")
+        h = self.hypergradient_horizon
+        if not isinstance(h, int) or isinstance(h, bool) or h < 1:
+            bad("hypergradient_horizon", f"must be a positive integer, got {h!r}")
+        if self.method == "hyperadalora" and self.progress_features and self.generation != "gradient":
+            bad("progress_features", f"is read by generation='gradient', not {self.generation!r}; drop it")
         for name in ("state_beta1", "state_beta2"):
             if not 0 <= getattr(self, name) < 1:
                 bad(name, f"must be in [0, 1), got {getattr(self, name)!r}")

@@ -183,7 +183,7 @@ def _fit(run: Run) -> None:
         if not acc.optimizer_step_was_skipped:  # fp16 overflow: the scaler skipped the step
             scheduler.step()
         run.pos.step += 1
-        method.update_and_allocate(run.pos.step, lr_scale)
+        method.update_and_allocate(run.pos.step, lr_scale, sums[0])  # sums[0]: the step's task loss
         optimizer.zero_grad(set_to_none=True)
         run.buffer.append((run.pos.step, sums, lr, method.total_rank(), run.wall()))
         if run.bar is not None:

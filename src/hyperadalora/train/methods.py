@@ -191,8 +191,9 @@ class Method:
         """The method's regulariser before weighting (None: it has none)."""
         return None
 
-    def update_and_allocate(self, step: int, lr_scale: float = 1.0) -> None:
-        """Once per optimizer step, after optimizer.step() and before zero_grad(); `lr_scale` = lr_t / lr_0."""
+    def update_and_allocate(self, step: int, lr_scale: float = 1.0, loss: torch.Tensor | None = None) -> None:
+        """Once per optimizer step, after optimizer.step() and before zero_grad(); `lr_scale` = lr_t / lr_0,
+        `loss` the step's task loss (a device tensor)."""
 
     def discard_step(self) -> None:
         """Forget what the forward/backward of a skipped (non-finite) step accumulated."""
@@ -388,7 +389,7 @@ class AdaLoraMethod(LoraMethod):
             total = total + torch.norm(cov - eye, p="fro")
         return total / len(self._orth_params)
 
-    def update_and_allocate(self, step: int, lr_scale: float = 1.0) -> None:
+    def update_and_allocate(self, step: int, lr_scale: float = 1.0, loss: torch.Tensor | None = None) -> None:
         self.tuner.update_and_allocate(step)  # reads p.grad: must run before zero_grad()
 
     def _peft_adalora_config(self) -> Any:
@@ -470,8 +471,8 @@ class HyperAdaLoraMethod(Method):
     def regulariser(self, out: Any) -> torch.Tensor:
         return out["orth_loss"]
 
-    def update_and_allocate(self, step: int, lr_scale: float = 1.0) -> None:
-        self.model.update_and_allocate(step, lr_scale)
+    def update_and_allocate(self, step: int, lr_scale: float = 1.0, loss: torch.Tensor | None = None) -> None:
+        self.model.update_and_allocate(step, lr_scale, loss)
 
     def discard_step(self) -> None:
         self.model.discard_step()  # gradients / sensitivities of a NaN backward must not reach the state
