@@ -69,3 +69,17 @@ bash benchmarks/step_cpu_minilm.sh
 bash benchmarks/attention_switch.sh
 bash benchmarks/cost_model_8b.sh
 python benchmarks/hypernet_kernels.py --out $R/hypernet_kernels.json --md $R/hypernet_kernels.md
+# (16) issue #17's last two levers as options (progress features, a 4-step hypergradient horizon) and the gain
+#      bound 1000, single-seed screens on seeds 10-11 against the default at the same seed; then their step cost
+bash benchmarks/screens_levers.sh laneA & bash benchmarks/screens_levers.sh laneB; wait
+bash benchmarks/screens_levers.sh ratesA & bash benchmarks/screens_levers.sh ratesB; wait
+bash benchmarks/screens_levers.sh warmA & bash benchmarks/screens_levers.sh warmB; wait
+python benchmarks/screens_issue17.py $R/screens_levers > $R/screens_levers/table.md
+bash benchmarks/step_cpu_tasks.sh levers
+# (17) the gain bound 1000 (`gain1000`) under the protocol: η 1e-2 on all three tasks (3 seeds), and from 1e-4 and
+#      3e-2 on SST-2 and NLG beside the default's committed runs at those rates; merged into compare_defaults_* in
+#      place (ran on 0.3.1, before 0.4.0 made it the default), then the tables
+bash benchmarks/compare_defaults.sh gainA & bash benchmarks/compare_defaults.sh gainB; wait
+bash benchmarks/compare_defaults.sh gainC
+bash benchmarks/compare_defaults.sh gain-merge
+python benchmarks/results_tables.py > $R/tables.md
