@@ -6,7 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-
 # compare_defaults_sst2 was run on 0.3 (max_gain 10, its `default`); 0.4's default is its `gain1000` variant
 LABELS = {"head": "head only (the floor: no adapters)", "default": "0.3 default (max_gain 10)",
           "gain1000": "gain1000 (0.4 default)"}
