@@ -28,7 +28,7 @@ The generated value is the commit: update_and_allocate writes S_{t+1} and folds 
 with no second hypernetwork forward. Under DDP the caught gradient is all-reduced (mean) first, so every
 process commits the same state.
 
-Two options, off by default (measured in docs/method.md, "Progress features and a longer horizon"):
+Two options, off by default (measured in docs/method.md, "The last levers"):
 
 - `progress_features`: every entry also reads three numbers shared by the whole run at step t of T,
   [ t/T,  log(1+t)/log(1+T),  log(L̄_fast/L̄_slow) ], the last the trend of the task loss (bias-corrected
@@ -146,9 +146,7 @@ class GradientRule(Rule):
         n = self.loss_count.clamp(min=1).double()
         fast, slow = (self.loss_ema[i] / (1 - b ** n) for i, b in enumerate(LOSS_BETAS))  # bias-corrected
         trend = torch.where(self.loss_count > 0, (fast / slow).log(), 0.0)  # 0 until a loss was seen
-        return torch.stack([torch.tensor(t / T, dtype=torch.float64, device=trend.device),
-                            torch.tensor(math.log1p(t) / math.log1p(T), dtype=torch.float64, device=trend.device),
-                            trend]).float()
+        return torch.cat([trend.new_tensor([t / T, math.log1p(t) / math.log1p(T)]), trend.view(1)]).float()
 
     def _steps(self, S: State) -> Iterator[tuple[Group, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
         """Per group: (group, S, φ, γ, α), φ (*S.shape, F) this step's features and γ, α (K, *S.shape) the learned
@@ -196,8 +194,6 @@ class GradientRule(Rule):
             if value.requires_grad:
                 value.register_hook(_accumulate_into(self._view(acc, g.name, s.shape)))
             values[g.name] = value
-        if cfg.hypergradient_horizon > 1:
-            cache["eta_scale"] = self.eta_scale
         return Generated(values, cache)
 
     def observe_loss(self, loss: torch.Tensor, replace: bool = False) -> None:
@@ -228,11 +224,11 @@ class GradientRule(Rule):
         self.exp_avg_sq.mul_(cfg.state_beta2).addcmul_(acc, acc, value=1 - cfg.state_beta2)
         self.last_grad.copy_(acc)
         acc.zero_()
-        if cfg.hypergradient_horizon > 1:  # this step's features and rate join the past, newest first
+        if cfg.hypergradient_horizon > 1:  # this step's features and rate (η's multiplier, not yet updated) join the past
             for g in self.groups:
                 past = self._buffers[f"past_{g.name}"]
                 past.copy_(torch.cat([gen.cache[g.name].unsqueeze(0), past[:-1]]))
-            self.past_eta.copy_(torch.cat([self.past_eta.new_tensor([gen.cache["eta_scale"]]), self.past_eta[:-1]]))
+            self.past_eta.copy_(torch.cat([self.past_eta.new_tensor([self.eta_scale]), self.past_eta[:-1]]))
         if cfg.progress_features and self.loss_n:
             mean = self.loss_sum / self.loss_n
             if torch.distributed.is_available() and torch.distributed.is_initialized():

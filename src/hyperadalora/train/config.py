@@ -231,7 +231,8 @@ class TrainConfig:
                 bad(name, f"must be >= 0, got {getattr(self, name)!r}")
         for name in ("epochs", "batch_size", "gradient_accumulation_steps", "eval_batch_size", "max_length",
                      "init_r", "target_r", "deltaT", "log_every", "keep_checkpoints", "hypernet_hidden",
-                     "hypernet_heads", "hypernet_layers", "hypernet_ffn", "max_new_tokens", "lora_ga_batches"):
+                     "hypernet_heads", "hypernet_layers", "hypernet_ffn", "max_new_tokens", "lora_ga_batches",
+                     "hypergradient_horizon"):
             if getattr(self, name) < 1:
                 bad(name, f"must be a positive integer, got {getattr(self, name)!r}")
         for name in ("max_steps", "lora_r", "eval_every", "save_every", "stop_after", "max_train_samples",
@@ -260,9 +261,6 @@ class TrainConfig:
             bad("lambda_scale", f"must be > 0, got {self.lambda_scale!r}")
         if not self.max_gain > 1:
             bad("max_gain", f"must be > 1, got {self.max_gain!r}")
-        h = self.hypergradient_horizon
-        if not isinstance(h, int) or isinstance(h, bool) or h < 1:
-            bad("hypergradient_horizon", f"must be a positive integer, got {h!r}")
         if self.method == "hyperadalora" and self.progress_features and self.generation != "gradient":
             bad("progress_features", f"is read by generation='gradient', not {self.generation!r}; drop it")
         for name in ("state_beta1", "state_beta2"):
